@@ -1,0 +1,213 @@
+"""The `copilot` command: parse options, call the library, print; errors become one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from connectors.errors import ConnectorError
+from connectors.readings import Reading
+from connectors.simulator.server import SimulatorOptions
+from copilot import line_ops
+from copilot.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="Line-side co-pilot: simulate a line, discover and watch its tags.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+fault_app = typer.Typer(help="List, inject and clear simulator faults.", no_args_is_help=True)
+app.add_typer(fault_app, name="fault")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EndpointOpt = Annotated[str | None, typer.Option("--endpoint", help="OPC UA endpoint (COPILOT_ENDPOINT).")]
+LineOpt = Annotated[Path | None, typer.Option("--line", help="Line definition YAML (COPILOT_LINE).")]
+SecureOpt = Annotated[bool, typer.Option("--secure", help="Basic256Sha256 SignAndEncrypt.")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="OPC UA user name (COPILOT_USER).")]
+PasswordOpt = Annotated[str | None, typer.Option("--password", help="OPC UA password (COPILOT_PASSWORD).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(func: F) -> F:
+    """Turn our errors into one clear line on stderr and exit 1, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConnectorError, ConfigError) as err:
+            _fail(str(err))
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(
+    endpoint: str | None = None,
+    line: Path | None = None,
+    secure: bool = False,
+    user: str | None = None,
+    password: str | None = None,
+) -> Settings:
+    return load_settings(
+        endpoint=endpoint,
+        line=line,
+        security="sign_encrypt" if secure else None,
+        user=user,
+        password=password,
+    )
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log connection events.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        # asyncua logs every failed reconnect attempt; our connector logs the loss and the recovery once.
+        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
+
+
+@app.command()
+@friendly
+def sim(
+    line: LineOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 4840,
+    secure: Annotated[bool, typer.Option("--secure", help="Only Basic256Sha256 SignAndEncrypt + password.")] = False,
+    seed: Annotated[int, typer.Option(help="Noise seed; the same seed replays the same line.")] = 0,
+    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Simulated seconds per real second.")] = 1.0,
+    fault: Annotated[list[str] | None, typer.Option("--fault", help="Fault active from the start.")] = None,
+    synthetic: Annotated[int, typer.Option(min=0, max=100_000, help="Extra load-test tags.")] = 0,
+    user: Annotated[str, typer.Option(help="User name in secure mode.")] = "copilot",
+    password: PasswordOpt = None,
+) -> None:
+    """Serve the simulated bottling line over OPC UA until Ctrl-C."""
+    settings = load_settings(line=line)
+    known = {f.name for f in line_ops.fault_catalogue()}
+    for name in fault or []:
+        if name not in known:
+            _fail(f"unknown fault {name!r}; `copilot fault list` shows them", 2)
+    options = SimulatorOptions(
+        host=host,
+        port=port,
+        seed=seed,
+        speed=speed,
+        faults=tuple(fault or ()),
+        secure=secure,
+        data_dir=settings.ensure_data_dir(),
+        user=user,
+        password=password or (settings.password.get_secret_value() if settings.password else None),
+        synthetic_tags=synthetic,
+    )
+
+    def started(info: line_ops.SimStarted) -> None:
+        typer.echo(f"simulated line serving {info.tags} tags at {info.endpoint}")
+        if info.secure:
+            typer.echo(f"secure mode: Basic256Sha256 SignAndEncrypt, user {info.user!r} password {info.password!r}")
+            typer.echo(f"certificates under {settings.data_dir / 'pki'}")
+        typer.echo("press Ctrl-C to stop")
+
+    line_ops.run_simulator(settings.line, options, started)
+
+
+@fault_app.command("list")
+@friendly
+def fault_list(json_out: JsonOpt = False) -> None:
+    """The faults the simulator can inject."""
+    faults = line_ops.fault_catalogue()
+    if json_out:
+        typer.echo(json.dumps([{"name": f.name, "equipment": f.equipment, "title": f.title} for f in faults]))
+        return
+    for f in faults:
+        typer.echo(f"{f.name:<26} {f.equipment:<12} {f.title}")
+
+
+@fault_app.command("inject")
+@friendly
+def fault_inject(name: str, endpoint: EndpointOpt = None, line: LineOpt = None) -> None:
+    """Inject a fault into a running simulator."""
+    active = line_ops.change_fault(_settings(endpoint, line), "inject", name)
+    typer.echo(f"active faults: {', '.join(active) or 'none'}")
+
+
+@fault_app.command("clear")
+@friendly
+def fault_clear(
+    name: Annotated[str | None, typer.Argument(help="Fault to clear; all when omitted.")] = None,
+    endpoint: EndpointOpt = None,
+    line: LineOpt = None,
+) -> None:
+    """Clear one fault, or all of them, on a running simulator."""
+    active = line_ops.change_fault(_settings(endpoint, line), "clear", name)
+    typer.echo(f"active faults: {', '.join(active) or 'none'}")
+
+
+@app.command()
+@friendly
+def tags(
+    endpoint: EndpointOpt = None,
+    secure: SecureOpt = False,
+    user: UserOpt = None,
+    password: PasswordOpt = None,
+    json_out: JsonOpt = False,
+    draft_line: Annotated[bool, typer.Option("--draft-line", help="Print a draft line definition.")] = False,
+) -> None:
+    """Discover the variables of any OPC UA server."""
+    settings = _settings(endpoint, None, secure, user, password)
+    if draft_line:
+        typer.echo(line_ops.draft_line_text(settings), nl=False)
+        return
+    found = line_ops.discover_tags(settings)
+    for var in found:
+        if json_out:
+            typer.echo(json.dumps(var.as_json()))
+        else:
+            rng = f"{var.eu_low}..{var.eu_high}" if var.eu_low is not None else ""
+            rw = "rw" if var.writable else "r"
+            typer.echo(f"{var.node_id:<60} {var.data_type:<8} {var.unit:<8} {rng:<16} {rw:<2} {var.browse_path}")
+
+
+@app.command()
+@friendly
+def watch(
+    endpoint: EndpointOpt = None,
+    line: LineOpt = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag to watch (repeat); all when omitted.")] = None,
+    secure: SecureOpt = False,
+    user: UserOpt = None,
+    password: PasswordOpt = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between prints.")] = 1.0,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many prints.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Subscribe to a line's tags and print them as they change (JSON lines with --json)."""
+    settings = _settings(endpoint, line, secure, user, password)
+
+    def emit(readings: list[Reading], availability: str) -> None:
+        if json_out:
+            for text in line_ops.json_lines(readings):
+                typer.echo(text)
+        else:
+            typer.echo(f"-- line {availability}")
+            for r in readings:
+                typer.echo(f"{r.tag:<34} {r.value!s:>12} {r.unit:<8} {r.quality.value:<11} {r.source_time}")
+        sys.stdout.flush()
+
+    line_ops.watch(settings, list(tag or []), interval_s=interval, count=count, emit=emit)

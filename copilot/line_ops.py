@@ -1,0 +1,165 @@
+"""The work behind the line commands (simulate, discover, watch, faults), callable from the CLI and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors import security
+from connectors.client import LineClient
+from connectors.discovery import DiscoveredVariable, discover, draft_line
+from connectors.errors import ConnectorError
+from connectors.line import LineDefinition, NodeAddress, load_line
+from connectors.readings import Reading
+from connectors.security import ClientSecurity, SecurityMode
+from connectors.session import ConnectionOptions
+from connectors.simulator.faults import FAULTS, FaultSpec, UnknownFault
+from connectors.simulator.server import SIM_OBJECT, SimulatedLine, SimulatorOptions
+from copilot.settings import Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimStarted:
+    endpoint: str
+    secure: bool
+    user: str | None
+    password: str | None
+    tags: int
+
+
+def client_security(settings: Settings) -> ClientSecurity:
+    """The connector's security from configuration; secure mode uses the data directory's client certificate."""
+    password = settings.password.get_secret_value() if settings.password else None
+    if settings.security is SecurityMode.NONE:
+        return ClientSecurity(user=settings.user, password=password)
+    identity = asyncio.run(security.ensure_identity(settings.ensure_data_dir(), "client"))
+    return ClientSecurity(
+        mode=settings.security,
+        identity=identity,
+        user=settings.user,
+        password=password,
+        server_certificate=settings.server_certificate,
+    )
+
+
+def connection(settings: Settings) -> ConnectionOptions:
+    return ConnectionOptions(endpoint=settings.endpoint, security=client_security(settings))
+
+
+def run_simulator(
+    line_path: Path, options: SimulatorOptions, on_started: Callable[[SimStarted], None]
+) -> None:
+    """Serve the simulated line until SIGINT or SIGTERM."""
+    line = load_line(line_path)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with SimulatedLine(line, options) as sim:
+            on_started(
+                SimStarted(
+                    endpoint=sim.endpoint,
+                    secure=options.secure,
+                    user=options.user if options.secure else None,
+                    password=sim.password if options.secure else None,
+                    tags=len(line.tags) + options.synthetic_tags,
+                )
+            )
+            await stop.wait()
+
+    asyncio.run(main())
+
+
+def fault_catalogue() -> tuple[FaultSpec, ...]:
+    return FAULTS
+
+
+def change_fault(settings: Settings, action: str, name: str | None) -> list[str]:
+    """Inject or clear a fault on a running simulator through its OPC UA methods; returns the active faults."""
+    if action == "inject" and name not in {f.name for f in FAULTS}:
+        raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(f.name for f in FAULTS)}")
+    line = load_line(settings.line)
+    method = "InjectFault" if action == "inject" else "ClearFault"
+
+    async def main() -> str:
+        async with LineClient(line, connection(settings), tags=[line.tags[0].name]) as client:
+            await client.wait_available(10.0)
+            target = NodeAddress(namespace_uri=line.line.namespace_uri, identifier=SIM_OBJECT)
+            return str(await client.call(target, method, name or ""))
+
+    result = asyncio.run(main())
+    return [f for f in result.split(",") if f]
+
+
+def discover_tags(settings: Settings) -> list[DiscoveredVariable]:
+    return asyncio.run(discover(connection(settings)))
+
+
+def draft_line_text(settings: Settings) -> str:
+    return draft_line(discover_tags(settings))
+
+
+def reading_json(reading: Reading) -> dict[str, Any]:
+    return {
+        "tag": reading.tag,
+        "value": reading.value,
+        "unit": reading.unit,
+        "source_time": reading.source_time.isoformat() if reading.source_time else None,
+        "server_time": reading.server_time.isoformat() if reading.server_time else None,
+        "status": reading.status,
+        "quality": reading.quality.value,
+    }
+
+
+def watch(
+    settings: Settings,
+    tags: list[str],
+    *,
+    interval_s: float,
+    count: int | None,
+    emit: Callable[[list[Reading], str], None],
+) -> None:
+    """Print the watched tags every `interval_s` until Ctrl-C or `count` rounds; outages are shown, not fatal."""
+    line = _watch_line(settings)
+    unknown = [t for t in tags if t not in {tag.name for tag in line.tags}]
+    if unknown:
+        raise ConnectorError(f"unknown tag(s) {', '.join(unknown)}; `copilot tags` lists the line's tags")
+
+    async def main() -> None:
+        async with LineClient(
+            line,
+            connection(settings),
+            tags=tags or None,
+            history_samples=settings.history_samples,
+            publishing_interval_ms=settings.publishing_interval_ms,
+        ) as client:
+            # The first connection gets a fair chance; afterwards outages are reported as data.
+            await client.wait_available(10.0)
+            rounds = 0
+            while count is None or rounds < count:
+                await asyncio.sleep(interval_s)
+                readings = [r for r in client.cache.readings().values() if r is not None]
+                emit(readings, client.cache.availability.value)
+                rounds += 1
+
+    with suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def _watch_line(settings: Settings) -> LineDefinition:
+    return load_line(settings.line)
+
+
+def json_lines(readings: list[Reading]) -> Iterator[str]:
+    stamp = datetime.now(UTC).isoformat()
+    for reading in readings:
+        yield json.dumps({**reading_json(reading), "printed_at": stamp})

@@ -1,0 +1,85 @@
+"""Configuration from `COPILOT_*` environment variables and an optional `copilot.toml`, checked at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from connectors.line import default_line_path
+from connectors.security import SecurityMode
+
+DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840/line-copilot/"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting and how to fix it."""
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("COPILOT_CONFIG", "copilot.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting; environment variables win over `copilot.toml`, which wins over the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="COPILOT_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default=Path("data"), description="all state: certificates, databases, indexes")
+    endpoint: str = Field(default=DEFAULT_ENDPOINT, description="OPC UA endpoint of the line")
+    line: Path = Field(default_factory=default_line_path, description="line definition YAML")
+    security: SecurityMode = Field(default=SecurityMode.NONE, description="none or sign_encrypt")
+    user: str | None = Field(default=None, description="OPC UA user name")
+    password: SecretStr | None = Field(default=None, description="OPC UA password")
+    server_certificate: Path | None = Field(default=None, description="pin the server's certificate (DER)")
+    history_samples: int = Field(default=3600, ge=1, le=1_000_000, description="samples kept per tag")
+    publishing_interval_ms: float = Field(default=500.0, gt=0, description="OPC UA subscription interval")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith("opc.tcp://"):
+            raise ValueError("must start with opc.tcp://, e.g. opc.tcp://127.0.0.1:4840/")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    def ensure_data_dir(self) -> Path:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot create the data directory {self.data_dir} ({err.strerror}); set COPILOT_DATA_DIR"
+            ) from err
+        return self.data_dir
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings with command-line overrides applied; a bad value raises ConfigError naming it."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            problems.append(f"{field} (COPILOT_{field.upper()}): {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from err
+    except ValueError as err:  # a malformed copilot.toml
+        raise ConfigError(f"cannot read {config_file()}: {err}") from err
