@@ -52,7 +52,7 @@ class _Handler:
         if tag is None:
             return
         dv = item.Value
-        code = dv.StatusCode_
+        code = dv.StatusCode
         self._cache.update(
             tag,
             val,
@@ -252,8 +252,8 @@ class LineClient:
             source_time=utc(dv.SourceTimestamp),
             server_time=utc(dv.ServerTimestamp),
             received_time=datetime.now(UTC),
-            status=status_name(dv.StatusCode_),
-            quality=Quality.from_status(status_value(dv.StatusCode_)),
+            status=status_name(dv.StatusCode),
+            quality=Quality.from_status(status_value(dv.StatusCode)),
         )
 
     async def write(self, tag: str, value: float | int | bool) -> WriteResult:
@@ -282,7 +282,7 @@ class LineClient:
             tag=tag,
             requested=checked,
             read_back=read_back,
-            status=status_name(dv.StatusCode_),
+            status=status_name(dv.StatusCode),
             source_time=utc(dv.SourceTimestamp),
         )
 
@@ -293,8 +293,8 @@ class LineClient:
             raise WriteRefused(f"{tag.name}: {err}") from err
         attrs = await node.read_attributes([ua.AttributeIds.AccessLevel, ua.AttributeIds.DataType])
         access, dtype = attrs
-        if access.StatusCode_ is not None and not access.StatusCode_.is_good():
-            raise TagNotFound(f"{tag.name}: node {tag.node} does not exist on the server ({access.StatusCode_.name})")
+        if access.StatusCode is not None and not access.StatusCode.is_good():
+            raise TagNotFound(f"{tag.name}: node {tag.node} does not exist on the server ({access.StatusCode.name})")
         if not access.Value.Value & ua.AccessLevel.CurrentWrite.mask:
             raise WriteRefused(f"{tag.name}: the server marks node {tag.node} read-only", status="NotWritable")
         type_node = dtype.Value.Value

@@ -1,13 +1,13 @@
 """Errors raised by the line connector; asyncua's own exceptions never leave this package.
 
-    ConnectorError                  base of everything below
-    ├── LineDefinitionError         a line definition file is missing or invalid (file, line and field named)
-    ├── LineUnavailable             the OPC UA server cannot be reached, or the session was lost
-    │   └── SecurityRejected        the server refused our certificate, security mode or credentials
-    ├── TagNotFound                 a tag or node id is unknown to the line definition or to the server
-    ├── WriteRefused                a write failed its pre-checks (not writable, wrong type, outside EURange)
-    │                               or the server answered with a bad status; nothing was changed
-    └── ReadBackMismatch            the write was accepted but the value read back differs
+ConnectorError                  base of everything below
+├── LineDefinitionError         a line definition file is missing or invalid (file, line and field named)
+├── LineUnavailable             the OPC UA server cannot be reached, or the session was lost
+│   └── SecurityRejected        the server refused our certificate, security mode or credentials
+├── TagNotFound                 a tag or node id is unknown to the line definition or to the server
+├── WriteRefused                a write failed its pre-checks (not writable, wrong type, outside EURange)
+│                               or the server answered with a bad status; nothing was changed
+└── ReadBackMismatch            the write was accepted but the value read back differs
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -184,6 +185,32 @@ def tags(
             typer.echo(f"{var.node_id:<60} {var.data_type:<8} {var.unit:<8} {rng:<16} {rw:<2} {var.browse_path}")
 
 
+def _print_readings(readings: list[Reading], availability: str) -> None:
+    typer.echo(f"-- line {availability} at {datetime.now(UTC):%H:%M:%S}")
+    for r in readings:
+        typer.echo(f"{r.tag:<34} {r.value!s:>12} {r.unit:<8} {r.quality.value:<11} {r.source_time}")
+    sys.stdout.flush()
+
+
+@app.command()
+@friendly
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port of the simulated line.")] = 4840,
+    speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Simulated seconds per real second.")] = 1.0,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between prints.")] = 2.0,
+) -> None:
+    """Start the simulated line and watch it (the README's main command)."""
+    settings = load_settings()
+    options = SimulatorOptions(port=port, speed=speed, data_dir=settings.ensure_data_dir())
+
+    def started(info: line_ops.SimStarted) -> None:
+        typer.echo(f"simulated line serving {info.tags} tags at {info.endpoint}")
+        typer.echo(f"inject a fault from another shell: copilot fault inject conveyor_jam --endpoint {info.endpoint}")
+        typer.echo("press Ctrl-C to stop")
+
+    line_ops.run_demo(settings, options, interval_s=interval, on_started=started, emit=_print_readings)
+
+
 @app.command()
 @friendly
 def watch(
@@ -201,13 +228,11 @@ def watch(
     settings = _settings(endpoint, line, secure, user, password)
 
     def emit(readings: list[Reading], availability: str) -> None:
-        if json_out:
-            for text in line_ops.json_lines(readings):
-                typer.echo(text)
-        else:
-            typer.echo(f"-- line {availability}")
-            for r in readings:
-                typer.echo(f"{r.tag:<34} {r.value!s:>12} {r.unit:<8} {r.quality.value:<11} {r.source_time}")
+        if not json_out:
+            _print_readings(readings, availability)
+            return
+        for text in line_ops.json_lines(readings):
+            typer.echo(text)
         sys.stdout.flush()
 
     line_ops.watch(settings, list(tag or []), interval_s=interval, count=count, emit=emit)

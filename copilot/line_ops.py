@@ -53,9 +53,7 @@ def connection(settings: Settings) -> ConnectionOptions:
     return ConnectionOptions(endpoint=settings.endpoint, security=client_security(settings))
 
 
-def run_simulator(
-    line_path: Path, options: SimulatorOptions, on_started: Callable[[SimStarted], None]
-) -> None:
+def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callable[[SimStarted], None]) -> None:
     """Serve the simulated line until SIGINT or SIGTERM."""
     line = load_line(line_path)
 
@@ -163,3 +161,44 @@ def json_lines(readings: list[Reading]) -> Iterator[str]:
     stamp = datetime.now(UTC).isoformat()
     for reading in readings:
         yield json.dumps({**reading_json(reading), "printed_at": stamp})
+
+
+def demo_tags(line: LineDefinition) -> list[str]:
+    """One representative tag per equipment (the first numeric one with a normal band) for the demo view."""
+    chosen: list[str] = []
+    for equipment in line.equipment:
+        for tag in line.tags_of(equipment.id):
+            if tag.data_type.is_numeric and tag.normal is not None and tag.setpoint is None:
+                chosen.append(tag.name)
+                break
+    return chosen
+
+
+def run_demo(
+    settings: Settings,
+    options: SimulatorOptions,
+    *,
+    interval_s: float,
+    on_started: Callable[[SimStarted], None],
+    emit: Callable[[list[Reading], str], None],
+) -> None:
+    """The simulated line and a watching connector in one process, until Ctrl-C."""
+    line = load_line(settings.line)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with SimulatedLine(line, options) as sim:
+            on_started(SimStarted(endpoint=sim.endpoint, secure=False, user=None, password=None, tags=len(line.tags)))
+            conn = ConnectionOptions(endpoint=sim.endpoint)
+            async with LineClient(line, conn, tags=demo_tags(line)) as client:
+                await client.wait_available(10.0)
+                while not stop.is_set():
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                    readings = [r for r in client.cache.readings().values() if r is not None]
+                    emit(readings, client.cache.availability.value)
+
+    asyncio.run(main())

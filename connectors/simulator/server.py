@@ -17,13 +17,13 @@ from asyncua import Node, Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-from connectors.simulator.process import BottlingProcess
 
 from connectors import security
 from connectors.alarms import AlarmEvaluator
 from connectors.errors import ConnectorError, LineUnavailable
 from connectors.line import DataType, LineDefinition, Tag
 from connectors.simulator.faults import FAULTS, UnknownFault
+from connectors.simulator.process import BottlingProcess
 from connectors.ua_types import DATA_TYPE_NODE, VARIANT_OF, data_value, node_id
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,19 @@ class SimulatedLine:
         self._rng = random.Random(self.options.seed)
         self.password = self.options.password
         self.ticks = 0
+        # A PLC that stops updating while its server stays up: values freeze with old timestamps.
+        self.publishing = True
 
     @property
     def endpoint(self) -> str:
         return self.options.endpoint
+
+    @property
+    def subscriptions(self) -> int:
+        """Subscriptions the server holds for its clients (to see that a reconnect leaves no duplicates)."""
+        if self._server is None:
+            return 0
+        return len(self._server.iserver.subscription_service.subscriptions)
 
     async def __aenter__(self) -> SimulatedLine:
         await self.start()
@@ -114,7 +123,13 @@ class SimulatedLine:
         await self.stop()
 
     async def start(self) -> None:
-        server = Server()
+        users = None
+        if self.options.secure:
+            if self.password is None:
+                self.password = secrets.token_urlsafe(12)
+            # The user manager must be given at construction; asyncua ignores one set afterwards.
+            users = _PasswordUsers(self.options.user, self.password)
+        server = Server(user_manager=users)
         await server.init()
         server.set_endpoint(self.options.endpoint)
         server.set_server_name(f"line-copilot simulator: {self.line.line.name}")
@@ -163,9 +178,6 @@ class SimulatedLine:
         await server.load_private_key(str(own.private_key))
         server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         server.set_identity_tokens([ua.UserNameIdentityToken])
-        if self.password is None:
-            self.password = secrets.token_urlsafe(12)
-        server.user_manager = _PasswordUsers(self.options.user, self.password)
         store = TrustStore([security.pki_dir(data_dir, "server") / "trusted"], [])
         await store.load()
         validator = CertificateValidator(
@@ -222,20 +234,24 @@ class SimulatedLine:
         self._faults_node = faults.nodeid
         await sim.add_method(
             ua.NodeId(f"{SIM_OBJECT}.InjectFault", ns),
-            "InjectFault",
+            ua.QualifiedName("InjectFault", ns),
             self._inject_method,
             [ua.VariantType.String],
             [ua.VariantType.String],
         )
         await sim.add_method(
             ua.NodeId(f"{SIM_OBJECT}.ClearFault", ns),
-            "ClearFault",
+            ua.QualifiedName("ClearFault", ns),
             self._clear_method,
             [ua.VariantType.String],
             [ua.VariantType.String],
         )
         await sim.add_method(
-            ua.NodeId(f"{SIM_OBJECT}.ListFaults", ns), "ListFaults", self._list_method, [], [ua.VariantType.String]
+            ua.NodeId(f"{SIM_OBJECT}.ListFaults", ns),
+            ua.QualifiedName("ListFaults", ns),
+            self._list_method,
+            [],
+            [ua.VariantType.String],
         )
 
     async def _build_synthetic(self, server: Server, root: Node, ns: int) -> None:
@@ -248,21 +264,22 @@ class SimulatedLine:
             self._synthetic.append(nid)
             self._synthetic_values.append(0.0)
 
-    def _inject_method(self, parent: ua.NodeId, name: ua.Variant) -> list[ua.Variant]:
+    # Methods are coroutines so asyncua runs them on the event loop, not in a worker thread beside the process.
+    async def _inject_method(self, parent: ua.NodeId, name: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
         try:
             self.inject(str(name.Value))
-        except UnknownFault as err:
-            raise ua.uaerrors.BadInvalidArgument() from err
+        except UnknownFault:
+            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
         return [ua.Variant(",".join(sorted(self.process.active_faults)), ua.VariantType.String)]
 
-    def _clear_method(self, parent: ua.NodeId, name: ua.Variant) -> list[ua.Variant]:
+    async def _clear_method(self, parent: ua.NodeId, name: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
         try:
             self.clear(str(name.Value) or None)
-        except UnknownFault as err:
-            raise ua.uaerrors.BadInvalidArgument() from err
+        except UnknownFault:
+            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument)
         return [ua.Variant(",".join(sorted(self.process.active_faults)), ua.VariantType.String)]
 
-    def _list_method(self, parent: ua.NodeId) -> list[ua.Variant]:
+    async def _list_method(self, parent: ua.NodeId) -> list[ua.Variant]:
         return [ua.Variant("\n".join(f"{f.name}: {f.title}" for f in FAULTS), ua.VariantType.String)]
 
     def inject(self, name: str) -> None:
@@ -288,6 +305,8 @@ class SimulatedLine:
             for _ in range(steps):
                 self.process.step(simulated / steps)
             now = datetime.now(UTC)
+            if not self.publishing:
+                continue
             await self._publish(now)
             if self._synthetic and now_mono >= next_synthetic:
                 next_synthetic += self.options.synthetic_interval_s
@@ -301,9 +320,7 @@ class SimulatedLine:
             return
         values = self.process.values()
         for item in self._published:
-            await server.write_attribute_value(
-                item.nodeid, data_value(values[item.tag.name], item.tag.data_type, now)
-            )
+            await server.write_attribute_value(item.nodeid, data_value(values[item.tag.name], item.tag.data_type, now))
         active = self.alarms.evaluate(values, time_s=self.process.time_s)
         for code, nid in self._alarm_nodes.items():
             await server.write_attribute_value(nid, data_value(code in active, DataType.BOOLEAN, now))
@@ -368,4 +385,3 @@ async def _add_variable(server: Server, parent: Node, nid: ua.NodeId, tag: Tag, 
                 Description=ua.LocalizedText(tag.unit),
             ),
         )
-

@@ -1,0 +1,5 @@
+"""`python -m copilot` runs the same command as the `copilot` script."""
+
+from copilot.cli import app
+
+app()

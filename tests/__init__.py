@@ -1,0 +1,1 @@
+"""Tests for the line-side co-pilot; they mirror the package layout."""
