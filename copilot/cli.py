@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
@@ -186,10 +187,22 @@ def tags(
 
 
 def _print_readings(readings: list[Reading], availability: str) -> None:
-    typer.echo(f"-- line {availability} at {datetime.now(UTC):%H:%M:%S}")
+    typer.echo(f"-- line {availability} at {datetime.now(UTC):%H:%M:%S} UTC")
     for r in readings:
-        typer.echo(f"{r.tag:<34} {r.value!s:>12} {r.unit:<8} {r.quality.value:<11} {r.source_time}")
+        stamp = f"{r.source_time:%H:%M:%S.%f}"[:-3] if r.source_time else "-"
+        value = line_ops.format_value(r)
+        typer.echo(f"{r.tag:<32} {value:>10} {r.unit:<12} {r.quality.value:<11} {stamp}")
     sys.stdout.flush()
+
+
+def _print_demo(readings: list[Reading], availability: str, alarms: list[ActiveAlarm]) -> None:
+    _print_readings(readings, availability)
+    for alarm in alarms:
+        typer.echo(
+            f"ALARM {alarm.priority.upper():<7} {alarm.code:<8} {alarm.message} ({alarm.tag} = {alarm.value:.4g})"
+        )
+    if not alarms:
+        typer.echo("no active alarms")
 
 
 @app.command()
@@ -208,7 +221,7 @@ def demo(
         typer.echo(f"inject a fault from another shell: copilot fault inject conveyor_jam --endpoint {info.endpoint}")
         typer.echo("press Ctrl-C to stop")
 
-    line_ops.run_demo(settings, options, interval_s=interval, on_started=started, emit=_print_readings)
+    line_ops.run_demo(settings, options, interval_s=interval, on_started=started, emit=_print_demo)
 
 
 @app.command()

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors import security
+from connectors.alarms import ActiveAlarm, AlarmEvaluator
 from connectors.client import LineClient
 from connectors.discovery import DiscoveredVariable, discover, draft_line
 from connectors.errors import ConnectorError
-from connectors.line import LineDefinition, NodeAddress, load_line
+from connectors.line import LineDefinition, NodeAddress, Priority, load_line
 from connectors.readings import Reading
 from connectors.security import ClientSecurity, SecurityMode
 from connectors.session import ConnectionOptions
@@ -180,7 +181,7 @@ def run_demo(
     *,
     interval_s: float,
     on_started: Callable[[SimStarted], None],
-    emit: Callable[[list[Reading], str], None],
+    emit: Callable[[list[Reading], str, list[ActiveAlarm]], None],
 ) -> None:
     """The simulated line and a watching connector in one process, until Ctrl-C."""
     line = load_line(settings.line)
@@ -193,12 +194,32 @@ def run_demo(
         async with SimulatedLine(line, options) as sim:
             on_started(SimStarted(endpoint=sim.endpoint, secure=False, user=None, password=None, tags=len(line.tags)))
             conn = ConnectionOptions(endpoint=sim.endpoint)
-            async with LineClient(line, conn, tags=demo_tags(line)) as client:
+            shown = demo_tags(line)
+            # Alarms are judged here from the line definition, as they would be against any vendor's server.
+            alarms = AlarmEvaluator(line)
+            async with LineClient(line, conn) as client:
                 await client.wait_available(10.0)
                 while not stop.is_set():
                     with suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=interval_s)
-                    readings = [r for r in client.cache.readings().values() if r is not None]
-                    emit(readings, client.cache.availability.value)
+                    latest = client.cache.readings()
+                    values = {t: r.value for t, r in latest.items() if r is not None and r.usable}
+                    active = alarms.evaluate(values, time_s=asyncio.get_running_loop().time())
+                    readings = [r for t, r in latest.items() if t in shown and r is not None]
+                    emit(readings, client.cache.availability.value, sorted(active.values(), key=_by_priority))
 
     asyncio.run(main())
+
+
+def _by_priority(alarm: ActiveAlarm) -> tuple[int, str]:
+    return (-Priority(alarm.priority).rank, alarm.code)
+
+
+def format_value(reading: Reading) -> str:
+    """A value as a person reads it on a panel: sensible precision, booleans as words."""
+    value = reading.value
+    if isinstance(value, bool):
+        return "ON" if value else "off"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
