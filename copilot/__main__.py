@@ -1,5 +1,5 @@
 """`python -m copilot` runs the same command as the `copilot` script."""
 
-from copilot.cli import app
+from copilot.cli import run
 
-app()
+run()

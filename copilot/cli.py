@@ -249,3 +249,20 @@ def watch(
         sys.stdout.flush()
 
     line_ops.watch(settings, list(tag or []), interval_s=interval, count=count, emit=emit)
+
+
+def run() -> None:
+    """Console entry point: a usage error is one `error:` line and exit 2, not a help panel."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as err:
+        show = getattr(err, "show", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and callable(show):
+            show()  # `copilot` alone prints the help, as people expect
+            raise SystemExit(2) from None
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(getattr(err, "exit_code", 2)) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
