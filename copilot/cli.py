@@ -17,8 +17,9 @@ from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import line_ops
+from copilot import kb_ops, line_ops
 from copilot.settings import ConfigError, Settings, load_settings
+from knowledge import KnowledgeError
 
 app = typer.Typer(
     help="Line-side co-pilot: simulate a line, discover and watch its tags.",
@@ -51,7 +52,7 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ConnectorError, ConfigError) as err:
+        except (ConnectorError, ConfigError, KnowledgeError) as err:
             _fail(str(err))
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -249,6 +250,85 @@ def watch(
         sys.stdout.flush()
 
     line_ops.watch(settings, list(tag or []), interval_s=interval, count=count, emit=emit)
+
+
+CollectionOpt = Annotated[str | None, typer.Option("--collection", help="Knowledge collection (COPILOT_COLLECTION).")]
+
+
+@app.command()
+@friendly
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    collection: CollectionOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ingest manuals and work instructions; unchanged files are skipped, removed ones leave the index.
+
+    Exit 0 when every file was read, 3 when some were skipped (listed with the reason).
+    """
+    settings = load_settings(collection=collection)
+    summary = kb_ops.ingest(settings, paths, progress=not json_out)
+    if json_out:
+        typer.echo(json.dumps(summary.as_json(), indent=1))
+    else:
+        files = len([o for o in summary.outcomes if o.status != "removed"])
+        typer.echo(
+            f"{files} files: {summary.count('added')} added, {summary.count('replaced')} replaced, "
+            f"{summary.count('unchanged')} unchanged, {summary.count('removed')} removed, "
+            f"{len(summary.skipped)} skipped; {summary.chunks} chunks and {summary.records} records written "
+            f"in {summary.seconds:.1f} s; the collection now holds {summary.total_chunks} chunks "
+            f"and {summary.total_records} records"
+        )
+        for outcome in summary.skipped:
+            typer.echo(f"skipped {outcome.source}: {outcome.reason}")
+    if summary.skipped:
+        raise typer.Exit(3)
+
+
+@app.command()
+@friendly
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for: symptom, alarm code, question.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="How many passages.")] = 5,
+    collection: CollectionOpt = None,
+    equipment: Annotated[str | None, typer.Option("--equipment", help="Only this equipment, e.g. filler.")] = None,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type, e.g. manual.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search the knowledge base; every result is a citation."""
+    settings = load_settings(collection=collection)
+    hits = kb_ops.search(settings, query, k=k, equipment=equipment, doc_type=doc_type)
+    if json_out:
+        typer.echo(json.dumps([h.as_json() for h in hits], indent=1, ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("no passage found; is the knowledge base ingested (`copilot ingest`)?")
+    for rank, hit in enumerate(hits, 1):
+        typer.echo(f"{rank}. {hit.where()}  [{hit.score:.3f}]  {hit.source}")
+        typer.echo("   " + hit.text.replace("\n", "\n   "))
+
+
+@app.command()
+@friendly
+def records(
+    query: Annotated[str | None, typer.Argument(help="A symptom to match; all records when omitted.")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="Alarm code, e.g. CAP-301.")] = None,
+    equipment: Annotated[str | None, typer.Option("--equipment", help="Only this equipment.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    collection: CollectionOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Troubleshooting records (cause and remedy) by alarm code or symptom."""
+    settings = load_settings(collection=collection)
+    hits = kb_ops.records(settings, query, code=code, equipment=equipment, k=k)
+    if json_out:
+        typer.echo(json.dumps([h.as_json() for h in hits], indent=1, ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("no record found")
+    for hit in hits:
+        head = f"{hit.code} {hit.symptom}".strip()
+        typer.echo(f"- {head}\n  cause: {hit.cause}\n  remedy: {hit.remedy}\n  source: {hit.title}, {hit.section}")
 
 
 def run() -> None:

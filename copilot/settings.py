@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     server_certificate: Path | None = Field(default=None, description="pin the server's certificate (DER)")
     history_samples: int = Field(default=3600, ge=1, le=1_000_000, description="samples kept per tag")
     publishing_interval_ms: float = Field(default=500.0, gt=0, description="OPC UA subscription interval")
+    collection: str = Field(default="plant", pattern=r"^[A-Za-z0-9_-]{3,60}$", description="knowledge collection")
+    max_document_mb: float = Field(default=50.0, gt=0, le=2000, description="larger documents are skipped")
 
     @field_validator("endpoint")
     @classmethod
