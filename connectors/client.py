@@ -45,6 +45,7 @@ class _Handler:
     def __init__(self, cache: LiveCache, by_handle: dict[int, str]) -> None:
         self._cache = cache
         self._by_handle = by_handle
+        self._names: dict[int, str] = {}  # status code -> name, looked up once per code
 
     def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
         item = data.monitored_item
@@ -53,13 +54,17 @@ class _Handler:
             return
         dv = item.Value
         code = dv.StatusCode
+        value = status_value(code)
+        name = self._names.get(value)
+        if name is None:
+            name = self._names[value] = status_name(code)
         self._cache.update(
             tag,
             val,
             source_time=utc(dv.SourceTimestamp),
             server_time=utc(dv.ServerTimestamp),
-            status_code=status_value(code),
-            status=status_name(code),
+            status_code=value,
+            status=name,
         )
 
     def status_change_notification(self, status: Any) -> None:
@@ -187,9 +192,7 @@ class LineClient:
         names = list(self._nodeids)
         by_handle = {i + 1: name for i, name in enumerate(names)}
         handler = _Handler(self.cache, by_handle)
-        subscription = await client.create_subscription(
-            self._publishing_interval_ms, handler, queue_maxsize=max(1000, 4 * len(names))
-        )
+        subscription = await client.create_subscription(self._publishing_interval_ms, handler)
         # Ask for every new source timestamp, not only value changes: a constant but live value must not look
         # stale, and a frozen sensor must stay distinguishable from a lost one.
         data_filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)

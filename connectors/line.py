@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -227,8 +228,7 @@ class LineDefinition(_Model):
             if tag.name in names:
                 raise ValueError(f"tag {tag.name!r} is defined twice")
             names.add(tag.name)
-        nodes = [str(t.node) for t in self.tags]
-        dupes = {n for n in nodes if nodes.count(n) > 1}
+        dupes = {n for n, count in Counter(str(t.node) for t in self.tags).items() if count > 1}
         if dupes:
             raise ValueError(f"node ids used by more than one tag: {sorted(dupes)}")
         equipment = {e.id for e in self.equipment}

@@ -37,7 +37,9 @@ class ConnectionOptions:
     security: ClientSecurity = field(default_factory=ClientSecurity)
     timeout_s: float = 4.0
     session_timeout_s: float = 30.0  # a dead session of ours is dropped by the server after this
-    watchdog_s: float = 1.0  # how often the connection is probed for loss
+    # How often a silent connection is probed. A closed socket is noticed at once; the probe is for half-dead
+    # links. At 1 s a busy server (5k+ tags) missed the probe and sessions were dropped for nothing.
+    watchdog_s: float = 5.0
 
 
 def translate(err: BaseException, endpoint: str) -> ConnectorError:

@@ -17,7 +17,7 @@ from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import kb_ops, line_ops
+from copilot import evaluation, kb_ops, line_ops
 from copilot.settings import ConfigError, Settings, load_settings
 from knowledge import KnowledgeError
 
@@ -329,6 +329,37 @@ def records(
     for hit in hits:
         head = f"{hit.code} {hit.symptom}".strip()
         typer.echo(f"- {head}\n  cause: {hit.cause}\n  remedy: {hit.remedy}\n  source: {hit.title}, {hit.section}")
+
+
+@app.command("eval")
+@friendly
+def eval_(
+    suite: Annotated[str, typer.Option("--suite", help="Which evaluation: retrieval.")] = "retrieval",
+    questions: Annotated[Path | None, typer.Option("--questions", help="Question set YAML.")] = None,
+    collection: CollectionOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run an evaluation suite and print its figures (exit 4 when a goal is missed)."""
+    if suite != "retrieval":
+        _fail(f"unknown suite {suite!r}; available: retrieval", 2)
+    settings = load_settings(collection=collection)
+    report = evaluation.run_retrieval(kb_ops.open_kb(settings), questions or evaluation.default_questions())
+    if json_out:
+        typer.echo(json.dumps(report.as_json(), indent=1))
+    else:
+        typer.echo(f"retrieval on {report.questions} questions over {report.chunks} chunks ({report.seconds:.0f} s)")
+        typer.echo(f"{'retriever':<10} {'recall@1':>9} {'recall@5':>9} {'MRR':>7}")
+        for name, scores in report.scores.items():
+            typer.echo(f"{name:<10} {scores.recall_at_1:>9.3f} {scores.recall_at_5:>9.3f} {scores.mrr:>7.3f}")
+        for category, by_retriever in report.by_category.items():
+            row = "  ".join(f"{r} {s.recall_at_5:.2f}" for r, s in by_retriever.items())
+            typer.echo(f"  {category:<6} recall@5: {row}")
+        for goal, held in report.goals.items():
+            typer.echo(f"goal {goal}: {'met' if held else 'MISSED'}")
+        for miss in report.misses:
+            typer.echo(f"miss {miss['id']}: expected {miss['expected']}, first {miss['got']}")
+    if not all(report.goals.values()):
+        raise typer.Exit(4)
 
 
 def run() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import bm25s
 import numpy as np
 
 from knowledge.errors import IndexUnavailable
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 # "CAP-301", "E-204", "filler.bowl_level" and "OvertempError" each stay one token; their parts are indexed too.
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*")

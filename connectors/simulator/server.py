@@ -32,6 +32,7 @@ SIM_OBJECT = "Simulator"
 SYNTHETIC_PREFIX = "Synthetic.T"
 # Simulated seconds per process step: the process model is tuned for steps up to a few seconds.
 _MAX_STEP_S = 1.0
+_SYNTHETIC_GROUP = 250
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,14 +256,40 @@ class SimulatedLine:
         )
 
     async def _build_synthetic(self, server: Server, root: Node, ns: int) -> None:
-        if self.options.synthetic_tags <= 0:
+        count = self.options.synthetic_tags
+        if count <= 0:
             return
         folder = await root.add_object(ua.NodeId("Synthetic", ns), "Synthetic")
-        for i in range(self.options.synthetic_tags):
-            nid = ua.NodeId(f"{SYNTHETIC_PREFIX}{i:05d}", ns)
-            await folder.add_variable(nid, f"T{i:05d}", 0.0, ua.VariantType.Double)
-            self._synthetic.append(nid)
-            self._synthetic_values.append(0.0)
+        # Groups of 250 under sub-folders, added in one request per group: asyncua checks a parent's existing
+        # children on every add, so 10k children of one folder took minutes to build.
+        for group_start in range(0, count, _SYNTHETIC_GROUP):
+            group = await folder.add_object(
+                ua.NodeId(f"Synthetic.G{group_start // _SYNTHETIC_GROUP:03d}", ns),
+                f"G{group_start // _SYNTHETIC_GROUP:03d}",
+            )
+            items = []
+            for i in range(group_start, min(count, group_start + _SYNTHETIC_GROUP)):
+                nid = ua.NodeId(f"{SYNTHETIC_PREFIX}{i:05d}", ns)
+                item = ua.AddNodesItem()
+                item.RequestedNewNodeId = nid
+                item.BrowseName = ua.QualifiedName(f"T{i:05d}", ns)
+                item.NodeClass = ua.NodeClass.Variable
+                item.ParentNodeId = group.nodeid
+                item.ReferenceTypeId = ua.NodeId(ua.ObjectIds.HasComponent)
+                item.TypeDefinition = ua.NodeId(ua.ObjectIds.BaseDataVariableType)
+                attrs = ua.VariableAttributes()
+                attrs.DisplayName = ua.LocalizedText(f"T{i:05d}")
+                attrs.DataType = ua.NodeId(ua.ObjectIds.Double)
+                attrs.Value = ua.Variant(0.0, ua.VariantType.Double)
+                attrs.ValueRank = ua.ValueRank.Scalar
+                attrs.AccessLevel = ua.AccessLevel.CurrentRead.mask
+                attrs.UserAccessLevel = ua.AccessLevel.CurrentRead.mask
+                item.NodeAttributes = attrs
+                items.append(item)
+                self._synthetic.append(nid)
+                self._synthetic_values.append(0.0)
+            for result in await server.iserver.isession.add_nodes(items):
+                result.StatusCode.check()
 
     # Methods are coroutines so asyncua runs them on the event loop, not in a worker thread beside the process.
     async def _inject_method(self, parent: ua.NodeId, name: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
@@ -293,11 +320,36 @@ class SimulatedLine:
         log.info("fault %s cleared", name or "(all)")
 
     async def _run(self) -> None:
-        interval = self.options.publish_interval_s
-        next_synthetic = time.monotonic()
-        last = time.monotonic()
+        synthetic = asyncio.create_task(self._run_synthetic(), name="synthetic-tags") if self._synthetic else None
+        try:
+            await self._run_process()
+        finally:
+            if synthetic is not None:
+                synthetic.cancel()
+                try:
+                    await synthetic
+                except asyncio.CancelledError:
+                    pass
+
+    async def _run_synthetic(self) -> None:
+        # On a fixed schedule, not "sleep then work": a round that takes 0.4 s must not stretch 1 Hz to 0.7 Hz.
+        interval = self.options.synthetic_interval_s
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if self.publishing:
+                await self._publish_synthetic(datetime.now(UTC))
+            if time.monotonic() > due + interval:
+                due = time.monotonic()  # fell a whole round behind: start afresh instead of bursting
+
+    async def _run_process(self) -> None:
+        interval = self.options.publish_interval_s
+        last = time.monotonic()
+        due = last
+        while True:
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
             now_mono = time.monotonic()
             simulated = (now_mono - last) * self.options.speed
             last = now_mono
@@ -308,10 +360,9 @@ class SimulatedLine:
             if not self.publishing:
                 continue
             await self._publish(now)
-            if self._synthetic and now_mono >= next_synthetic:
-                next_synthetic += self.options.synthetic_interval_s
-                await self._publish_synthetic(now)
             self.ticks += 1
+            if time.monotonic() > due + interval:
+                due = time.monotonic()
 
     async def _publish(self, now: datetime) -> None:
         assert self._server is not None or self.ticks == 0

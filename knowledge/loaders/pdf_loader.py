@@ -19,6 +19,8 @@ from knowledge.errors import CorruptDocument, EmptyDocument, UnsupportedFormat
 from knowledge.loaders.text_common import STEP_RE, clean
 
 _BOLD = re.compile(r"bold|black|heavy", re.IGNORECASE)
+_CID = re.compile(r"\(cid:\d+\)")  # glyphs without a Unicode mapping: in manuals, nearly always bullets
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
@@ -39,7 +41,11 @@ def _lines(page: Any, tables: list[Any]) -> list[_Line]:
             for x0, top, x1, bottom in boxes
         )
 
-    words = [w for w in page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False) if outside(w)]
+    words = [
+        {**w, "text": _CID.sub("-", w["text"])}
+        for w in page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+        if outside(w)
+    ]
     lines: list[_Line] = []
     for word in sorted(words, key=lambda w: (round(w["top"]), w["x0"])):
         if lines and abs(lines[-1].top - word["top"]) < 2.0:
@@ -53,6 +59,17 @@ def _lines(page: Any, tables: list[Any]) -> list[_Line]:
                 _Line(word["top"], word["bottom"], word["text"], word["size"], bool(_BOLD.search(word["fontname"])))
             )
     return lines
+
+
+def _page_furniture(pages: list[list[_Line]]) -> set[str]:
+    """Running headers and footers ("Rev. D - page 3"): first or last lines repeated on most pages."""
+    if len(pages) < 2:
+        return set()
+    seen: Counter[str] = Counter()
+    for lines in pages:
+        edges = {_DIGITS.sub("#", line.text) for line in (lines[:1] + lines[-1:])}
+        seen.update(edges)
+    return {text for text, count in seen.items() if count >= max(2, len(pages) // 2)}
 
 
 def _page_blocks(number: int, lines: list[_Line], tables: list[Any], heading_sizes: list[float]) -> list[Block]:
@@ -107,8 +124,10 @@ def load(path: Path, data: bytes) -> ParsedDocument:
         body = sizes.most_common(1)[0][0]
         # Larger-than-body sizes, biggest first, become heading levels 1, 2, 3...
         heading_sizes = sorted({s for s in sizes if s >= body + 1.0}, reverse=True)
+        furniture = _page_furniture([lines for _, lines, _ in page_lines])
         blocks: list[Block] = []
         for number, lines, tables in page_lines:
+            lines = [line for line in lines if _DIGITS.sub("#", line.text) not in furniture]
             blocks.extend(_page_blocks(number, lines, tables, heading_sizes))
     keywords = parse_keywords(str(info.get("Keywords", "")))
     title = str(info.get("Title") or "") or next((b.text for b in blocks if b.kind is BlockKind.HEADING), path.stem)

@@ -56,9 +56,7 @@ def load(path: Path, data: bytes) -> ParsedDocument:
             i += 2
             continue
         if line and _is_caps_heading(line.strip()) and not para:
-            blocks.append(
-                Block(kind=BlockKind.HEADING, text=clean(line).title(), level=2, line_start=number, line_end=number)
-            )
+            blocks.append(Block(kind=BlockKind.HEADING, text=clean(line), level=2, line_start=number, line_end=number))
             i += 1
             continue
         if not line.strip():

@@ -64,7 +64,7 @@ def test_text_headings_and_steps(samples: dict[str, Path]) -> None:
     doc = parse(samples["txt"])
     assert (doc.meta.title, doc.meta.doc_type) == ("Sample Lockout SOP", "sop")
     headings = [b.text for b in doc.blocks if b.kind is BlockKind.HEADING]
-    assert headings == ["Purpose", "Steps"]
+    assert headings == ["PURPOSE", "STEPS"]  # as written: people search for what they see
     steps = next(b for b in doc.blocks if b.kind is BlockKind.STEPS)
     assert steps.line_start == 11
     assert steps.line_end == 13

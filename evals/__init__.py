@@ -1,0 +1,1 @@
+"""Benchmarks and evaluations that measure the co-pilot against baselines run beside it; nothing imports them."""
