@@ -29,6 +29,8 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench_subscription
+	$(BIN)/python -m evals.bench_knowledge
+	$(BIN)/copilot eval --suite retrieval
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

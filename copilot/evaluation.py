@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors import yaml_source
-from knowledge import KnowledgeBase, KnowledgeError, library_path
+from knowledge import KnowledgeError
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeBase
 
 RETRIEVERS = ("bm25", "vectors", "hybrid")
 MRR_DEPTH = 10
@@ -105,6 +108,8 @@ def run_retrieval(kb: KnowledgeBase, questions_path: Path) -> RetrievalReport:
     started = time.perf_counter()
     questions = load_questions(questions_path)
     if kb.chunk_count() == 0:
+        from knowledge import library_path
+
         kb.ingest([library_path()], progress=False)
     places = {
         item.id: (Path(str(item.metadata.get("source", ""))).name, str(item.metadata.get("section", "")))

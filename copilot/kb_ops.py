@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from copilot.settings import Settings
-from knowledge import Citation, IngestSummary, KnowledgeBase, RecordHit
+from knowledge import Citation, RecordHit
+
+if TYPE_CHECKING:
+    from knowledge import IngestSummary, KnowledgeBase
 
 
 def open_kb(settings: Settings) -> KnowledgeBase:
+    from knowledge import KnowledgeBase  # loads the store and loaders only for commands that use them
+
     return KnowledgeBase(settings.ensure_data_dir(), settings.collection, max_document_mb=settings.max_document_mb)
 
 

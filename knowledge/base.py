@@ -66,6 +66,10 @@ class KnowledgeBase:
     ) -> list[RecordHit]:
         return self._retriever.records(query, code=code, equipment=equipment, k=k)
 
+    def rebuild_lexical(self) -> None:
+        """Rebuild the BM25 index from what the vector store holds (after writing to the store directly)."""
+        self._ingestor.rebuild_lexical()
+
     def chunk_count(self) -> int:
         return self.store.count("chunks")
 

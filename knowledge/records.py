@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from knowledge.documents import Block, BlockKind, ParsedDocument
 
-TAG_NAME = re.compile(r"\b[a-z][a-z0-9_]+\.[a-z][a-z0-9_]+\b")  # two letters a side: not "e.g"
+# Two letters a side (not "e.g"), and not a file name such as "wi-clear-infeed-jam.md".
+TAG_NAME = re.compile(r"(?<![\w.-])[a-z][a-z0-9_]+\.(?!(?:md|pdf|docx|html?|rst|txt|ya?ml)\b)[a-z][a-z0-9_]+\b")
 
 # Header words, lower case, that mark each column; the first match wins.
 _COLUMNS: dict[str, tuple[str, ...]] = {
