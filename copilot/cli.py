@@ -252,6 +252,10 @@ def watch(
     line_ops.watch(settings, list(tag or []), interval_s=interval, count=count, emit=emit)
 
 
+def _echo_json(items: list[dict[str, Any]]) -> None:
+    typer.echo(json.dumps(items, indent=1, ensure_ascii=False))
+
+
 CollectionOpt = Annotated[str | None, typer.Option("--collection", help="Knowledge collection (COPILOT_COLLECTION).")]
 
 
@@ -299,7 +303,7 @@ def search(
     settings = load_settings(collection=collection)
     hits = kb_ops.search(settings, query, k=k, equipment=equipment, doc_type=doc_type)
     if json_out:
-        typer.echo(json.dumps([h.as_json() for h in hits], indent=1, ensure_ascii=False))
+        _echo_json([h.as_json() for h in hits])
         return
     if not hits:
         typer.echo("no passage found; is the knowledge base ingested (`copilot ingest`)?")
@@ -322,7 +326,7 @@ def records(
     settings = load_settings(collection=collection)
     hits = kb_ops.records(settings, query, code=code, equipment=equipment, k=k)
     if json_out:
-        typer.echo(json.dumps([h.as_json() for h in hits], indent=1, ensure_ascii=False))
+        _echo_json([h.as_json() for h in hits])
         return
     if not hits:
         typer.echo("no record found")

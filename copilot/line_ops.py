@@ -54,15 +54,21 @@ def connection(settings: Settings) -> ConnectionOptions:
     return ConnectionOptions(endpoint=settings.endpoint, security=client_security(settings))
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM, so servers stop cleanly instead of dying mid-write."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callable[[SimStarted], None]) -> None:
     """Serve the simulated line until SIGINT or SIGTERM."""
     line = load_line(line_path)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         async with SimulatedLine(line, options) as sim:
             on_started(
                 SimStarted(
@@ -187,10 +193,7 @@ def run_demo(
     line = load_line(settings.line)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = _stop_on_signals()
         async with SimulatedLine(line, options) as sim:
             on_started(SimStarted(endpoint=sim.endpoint, secure=False, user=None, password=None, tags=len(line.tags)))
             conn = ConnectionOptions(endpoint=sim.endpoint)
