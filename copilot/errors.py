@@ -1,0 +1,45 @@
+"""Errors of the co-pilot's own layer (people, proposals, approvals, execution, audit).
+
+CopilotError                base of everything below
+├── StoreUnavailable        the database cannot be opened or written
+├── NotAllowed              the person is unknown, inactive, wrongly authenticated or lacks the role
+├── ProposalRefused         policy refused a proposal; `reasons` lists every reason (it is recorded too)
+├── ApprovalError           an approval or rejection breaks a rule (own proposal, expired, used, wrong state)
+├── ExecutionRefused        the executor would not write (kill switch, drift, policy, security)
+└── ActionNotFound          no action with that id
+"""
+
+from __future__ import annotations
+
+
+class CopilotError(Exception):
+    """Base of the co-pilot's errors; messages are for the person at the console."""
+
+
+class StoreUnavailable(CopilotError):
+    """The database cannot be reached or changed."""
+
+
+class NotAllowed(CopilotError):
+    """Authentication or role check failed."""
+
+
+class ProposalRefused(CopilotError):
+    """Policy refused the proposal."""
+
+    def __init__(self, message: str, *, action_id: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.action_id = action_id
+        self.reasons = reasons
+
+
+class ApprovalError(CopilotError):
+    """An approval or rejection was not accepted."""
+
+
+class ExecutionRefused(CopilotError):
+    """The executor refused to write."""
+
+
+class ActionNotFound(CopilotError):
+    """No action with that id."""

@@ -1,0 +1,239 @@
+"""The executor: the only code that writes to the line, after every check again, once per action, read back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from connectors.client import LineClient
+from connectors.errors import ConnectorError, LineUnavailable, ReadBackMismatch, WriteRefused
+from connectors.line import LineDefinition
+from connectors.readings import Quality
+from connectors.security import SecurityMode
+from copilot import audit, policy
+from copilot.actions import Action, ActionService, Status, _view, recent_changes
+from copilot.audit import AuditEvent
+from copilot.db import ActionRow, ApprovalRow, Database
+from copilot.errors import ExecutionRefused
+from copilot.policy import LineSnapshot
+from copilot.users import Role
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorOptions:
+    require_secure: bool = False  # configuration may demand a SignAndEncrypt session for every write
+
+
+class Executor:
+    """Writes approved actions through `LineClient.write`; never retries, never writes an action twice."""
+
+    def __init__(
+        self,
+        db: Database,
+        line: LineDefinition,
+        client: LineClient,
+        *,
+        clock: Clock = time.time,
+        options: ExecutorOptions | None = None,
+    ) -> None:
+        self.db = db
+        self.line = line
+        self.client = client
+        self.clock = clock
+        self.options = options or ExecutorOptions()
+        self.service = ActionService(db, line, clock=clock)
+        # Tests inject a crash here: after the write reached the server, before it is recorded.
+        self.after_write: Callable[[], None] | None = None
+
+    async def execute(self, action_id: str) -> Action:
+        self.service.expire_due()
+        now = self.clock()
+        with self.db.session() as s:
+            row = self.service._row(s, action_id)
+            if row.status != Status.APPROVED.value:
+                raise ExecutionRefused(f"action {row.id} is {row.status}; only approved actions are executed")
+            action_id = row.id
+            tag = self.line.tag(row.tag)
+            approvals = [
+                a
+                for a in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars()
+                if a.decision == "approve"
+            ]
+        problems = self._approval_problems(row, approvals, now)
+        enabled, switch = self.service.writes_enabled()
+        if not enabled:
+            problems.append(f"writes are switched off ({switch})")
+        if self.options.require_secure and self.client.options.security.mode is not SecurityMode.SIGN_AND_ENCRYPT:
+            problems.append("the configuration demands a SignAndEncrypt session for writes")
+        if not problems:
+            problems.extend(await self._live_problems(row, tag.name))
+        if problems:
+            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, "; ".join(problems), actor="executor")
+        with self.db.session() as s:
+            row = self.service._row(s, action_id)
+            if row.status != Status.APPROVED.value:  # another executor got here first
+                raise ExecutionRefused(f"action {row.id} is {row.status}; it is not written twice")
+            row.status = Status.WRITING.value
+            row.write_started_at = self.clock()
+            for approval in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars():
+                approval.used = True
+            audit.append(
+                s,
+                AuditEvent.EXECUTING,
+                actor="executor",
+                at=self.clock(),
+                action_id=row.id,
+                tag=row.tag,
+                old_value=row.old_value,
+                new_value=row.new_value,
+            )
+        return await self._write(action_id, tag.name, row.new_value)
+
+    async def _write(self, action_id: str, tag: str, value: float) -> Action:
+        try:
+            result = await self.client.write(tag, value)
+        except WriteRefused as err:
+            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, str(err), server_status=err.status or "")
+        except ReadBackMismatch as err:
+            return self._finish(action_id, Status.UNVERIFIED, AuditEvent.UNVERIFIED, str(err))
+        except ConnectorError as err:
+            # The write may or may not have reached the server; reconcile() will read back, never write again.
+            return self._finish(action_id, Status.UNVERIFIED, AuditEvent.UNVERIFIED, f"connection lost: {err}")
+        if self.after_write is not None:
+            self.after_write()
+        return self._finish(
+            action_id, Status.SUCCEEDED, AuditEvent.VERIFIED, result.status, read_back=float(result.read_back)
+        )
+
+    async def reconcile(self) -> list[Action]:
+        """After a restart: actions caught mid-write are settled by reading the line, never by writing."""
+        with self.db.session() as s:
+            stuck = list(
+                s.execute(
+                    select(ActionRow).where(ActionRow.status.in_([Status.WRITING.value, Status.UNVERIFIED.value]))
+                ).scalars()
+            )
+        settled: list[Action] = []
+        for row in stuck:
+            try:
+                reading = await self.client.read(row.tag)
+            except ConnectorError:
+                continue  # still unknown; try again at the next reconcile
+            value = reading.value
+            if not isinstance(value, int | float) or reading.quality is Quality.BAD:
+                continue
+            if abs(float(value) - row.new_value) <= 1e-6 * max(1.0, abs(row.new_value)):
+                settled.append(
+                    self._finish(
+                        row.id,
+                        Status.SUCCEEDED,
+                        AuditEvent.RECONCILED,
+                        "read back after an interrupted write: written",
+                        read_back=float(value),
+                    )
+                )
+            elif row.old_value is not None and abs(float(value) - row.old_value) <= 1e-6 * max(1.0, abs(row.old_value)):
+                settled.append(
+                    self._finish(
+                        row.id,
+                        Status.FAILED,
+                        AuditEvent.RECONCILED,
+                        "read back after an interrupted write: not written",
+                        read_back=float(value),
+                    )
+                )
+        return settled
+
+    def _approval_problems(self, row: ActionRow, approvals: list[ApprovalRow], now: float) -> list[str]:
+        valid = [
+            a
+            for a in approvals
+            if not a.used
+            and a.expires_at > now
+            and a.user != row.requested_by
+            and (a.tag, a.old_value, a.new_value) == (row.tag, row.old_value, row.new_value)
+        ]
+        problems = []
+        if len({a.user for a in valid}) < row.approvals_needed:
+            problems.append(
+                f"{len(valid)} valid approval(s) of {row.approvals_needed} needed (expired, used or unbound)"
+            )
+        if row.supervisor_needed and not any(a.role == Role.SUPERVISOR.value for a in valid):
+            problems.append("a supervisor's approval is required for a change this large")
+        return problems
+
+    async def _live_problems(self, row: ActionRow, tag: str) -> list[str]:
+        definition = self.line.tag(tag)
+        assert definition.setpoint is not None
+        try:
+            live = await self.client.read(tag)
+        except LineUnavailable as err:
+            return [f"the line is unavailable: {err}"]
+        except ConnectorError as err:
+            return [f"cannot read {tag}: {err}"]
+        problems = []
+        if not isinstance(live.value, int | float) or live.quality is not Quality.GOOD:
+            problems.append(f"the live value of {tag} is not trustworthy ({live.quality.value})")
+        elif row.old_value is not None and abs(float(live.value) - row.old_value) > definition.setpoint.tolerance:
+            problems.append(
+                f"{tag} moved from {row.old_value:g} to {float(live.value):g} since the proposal "
+                f"(tolerance {definition.setpoint.tolerance:g}); propose again"
+            )
+        readings = dict(self.client.cache.readings())
+        readings[tag] = live
+        snapshot = LineSnapshot(available=self.client.available, readings=readings)
+        with self.db.session() as s:
+            decision = policy.check(
+                self.line, tag, row.new_value, snapshot, recent_changes=recent_changes(s, tag, self.clock())
+            )
+        # The step is judged against the value at proposal time, already checked; the live value may differ
+        # by at most the tolerance, so only the other rules are re-applied here.
+        problems.extend(r for r in decision.reasons if "maximum step" not in r)
+        return problems
+
+    def _finish(
+        self,
+        action_id: str,
+        status: Status,
+        event: AuditEvent,
+        result: str,
+        *,
+        read_back: float | None = None,
+        actor: str = "executor",
+        **details: str,
+    ) -> Action:
+        with self.db.session() as s:
+            row = self.service._row(s, action_id)
+            row.status = status.value
+            row.result = result
+            row.read_back = read_back
+            row.finished_at = self.clock()
+            if event is AuditEvent.VERIFIED:
+                audit.append(
+                    s,
+                    AuditEvent.EXECUTED,
+                    actor=actor,
+                    at=self.clock(),
+                    action_id=row.id,
+                    tag=row.tag,
+                    old_value=row.old_value,
+                    new_value=row.new_value,
+                )
+            audit.append(
+                s,
+                event,
+                actor=actor,
+                at=self.clock(),
+                action_id=row.id,
+                tag=row.tag,
+                old_value=row.old_value,
+                new_value=row.new_value,
+                details={"result": result, "read_back": read_back, **details},
+            )
+            s.flush()
+            return _view(s, row)

@@ -1,0 +1,100 @@
+"""Policy: deterministic rules from the line definition that a setpoint change must pass; never the LLM's call."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.line import LineDefinition, Tag
+from connectors.readings import Quality, Reading
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineSnapshot:
+    """What policy sees of the line at one moment: readings with their quality and whether it is connected."""
+
+    available: bool
+    readings: Mapping[str, Reading | None]
+
+    def reading(self, tag: str) -> Reading | None:
+        return self.readings.get(tag)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyDecision:
+    reasons: list[str]
+    tag: Tag | None
+    current: float | None
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fresh(reading: Reading | None) -> bool:
+    return reading is not None and reading.quality is Quality.GOOD
+
+
+def check(
+    line: LineDefinition,
+    tag_name: str,
+    new_value: object,
+    snapshot: LineSnapshot,
+    *,
+    recent_changes: int,
+) -> PolicyDecision:
+    """Every reason the change may not be made; an empty list means policy allows it."""
+    reasons: list[str] = []
+    tag = next((t for t in line.tags if t.name == tag_name), None)
+    if tag is None:
+        return PolicyDecision(
+            reasons=[f"{tag_name!r} is not a tag of line {line.line.id} (one tag per proposal)"], tag=None, current=None
+        )
+    if tag.safety_critical:
+        reasons.append(f"{tag.name} is safety-critical; the co-pilot never changes it")
+    if tag.setpoint is None:
+        reasons.append(f"{tag.name} is a measurement, not a setpoint")
+    elif not tag.setpoint.writable:
+        reasons.append(f"{tag.name} is not marked writable for the co-pilot in the line definition")
+    value = _number(new_value)
+    if value is None:
+        reasons.append(f"{new_value!r} is not a finite number")
+    elif tag.data_type.is_integer and not float(value).is_integer():
+        reasons.append(f"{tag.name} holds whole numbers ({tag.data_type.value}); {value} is not one")
+    current_reading = snapshot.reading(tag.name)
+    current = _number(current_reading.value) if current_reading is not None else None
+    if value is not None and tag.setpoint is not None:
+        sp = tag.setpoint
+        if tag.eu_range is not None and not tag.eu_range.contains(value):
+            reasons.append(f"{value} {tag.unit} is outside the EURange {tag.eu_range.low}..{tag.eu_range.high}")
+        if not sp.envelope.contains(value):
+            reasons.append(
+                f"{value} {tag.unit} is outside the site operating envelope {sp.envelope.low}..{sp.envelope.high}"
+            )
+        if current is not None and abs(value - current) > sp.max_step + 1e-9:
+            reasons.append(
+                f"a change of {abs(value - current):g} {tag.unit} is more than the maximum step of {sp.max_step:g}"
+            )
+        if recent_changes >= sp.max_changes_per_hour:
+            reasons.append(
+                f"{tag.name} was changed {recent_changes} times in the last hour (limit {sp.max_changes_per_hour})"
+            )
+    if not snapshot.available:
+        reasons.append("the line is unavailable: no live connection")
+    if not _fresh(current_reading):
+        quality = current_reading.quality.value if current_reading is not None else "no reading"
+        reasons.append(f"the current value of {tag.name} is not trustworthy ({quality})")
+    if tag.setpoint is not None:
+        for other in [*tag.setpoint.related, *tag.setpoint.drives]:
+            reading = snapshot.reading(other)
+            if not _fresh(reading):
+                quality = reading.quality.value if reading is not None else "no reading"
+                reasons.append(f"related measurement {other} is not trustworthy ({quality})")
+    return PolicyDecision(reasons=reasons, tag=tag, current=current)

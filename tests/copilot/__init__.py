@@ -1,0 +1,1 @@
+"""Tests of the copilot package: people, proposals, policy, approvals, executor, audit."""
