@@ -103,6 +103,7 @@ class LexicalIndex:
         self._equipment: np.ndarray | None = None
         self._doc_type: np.ndarray | None = None
         self._loaded_stamp: float | None = None
+        self._masks: dict[tuple[str | None, str | None], np.ndarray] = {}
 
     def rebuild(self, entries: list[LexicalEntry]) -> None:
         staging = self.path.with_name(self.path.name + ".new")
@@ -145,6 +146,7 @@ class LexicalIndex:
             self._equipment = np.array(meta["equipment"], dtype=object)
             self._doc_type = np.array(meta["doc_type"], dtype=object)
             self._model = bm25s.BM25.load(str(self.path / "bm25")) if self._ids else None
+            self._masks = {}
         except (OSError, ValueError, KeyError) as err:
             raise IndexUnavailable(
                 f"the lexical index at {self.path} is damaged ({err}); run `copilot ingest` again to rebuild it"
@@ -161,16 +163,27 @@ class LexicalIndex:
         query_tokens = tokens(query)
         if not query_tokens:
             return []
-        mask = np.ones(len(self._ids), dtype=np.float32)
-        if equipment and self._equipment is not None:
-            mask *= self._equipment == equipment
-        if doc_type and self._doc_type is not None:
-            mask *= self._doc_type == doc_type
-        if not mask.any():
-            return []
+        mask = None
+        if equipment or doc_type:
+            mask = self._mask(equipment, doc_type)
+            if not mask.any():
+                return []
         k = min(n, len(self._ids))
         docs, scores = self._model.retrieve([query_tokens], k=k, show_progress=False, weight_mask=mask, n_threads=0)
         return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def _mask(self, equipment: str | None, doc_type: str | None) -> np.ndarray:
+        # Comparing 100k labels costs milliseconds; the same filter comes back query after query.
+        key = (equipment, doc_type)
+        cached = self._masks.get(key)
+        if cached is None:
+            cached = np.ones(len(self._ids), dtype=np.float32)
+            if equipment and self._equipment is not None:
+                cached *= self._equipment == equipment
+            if doc_type and self._doc_type is not None:
+                cached *= self._doc_type == doc_type
+            self._masks[key] = cached
+        return cached
 
     @property
     def size(self) -> int:

@@ -80,7 +80,8 @@ class Retriever:
     ) -> tuple[Ranking, dict[str, StoredItem], dict[str, float]]:
         where = _where(equipment, doc_type)
         n = max(_CANDIDATES, k * 4)
-        vector_hits = self.store.query("chunks", self.embedder.encode_query(query), n, where)
+        embedding = self.embedder.encode_query(query)  # once per query: it is the largest part of the latency
+        vector_hits = self.store.query("chunks", embedding, n, where)
         items = {hit.id: hit for hit in vector_hits}
         lexical_hits = self.lexical.search(query, n, equipment=equipment, doc_type=doc_type)
         scores: dict[str, float] = {}
@@ -93,7 +94,7 @@ class Retriever:
             items.update({item.id: item for item in self.store.get("chunks", ids=missing)})
         terms = exact_terms(query)
         if terms:
-            self._promote_exact(terms, query, n, where, items, scores)
+            self._promote_exact(terms, embedding, n, where, items, scores)
         fused = sorted((cid for cid in scores if cid in items), key=lambda cid: scores[cid], reverse=True)
         ranking = Ranking(vector=[h.id for h in vector_hits], lexical=[cid for cid, _ in lexical_hits], fused=fused)
         return ranking, items, scores
@@ -101,7 +102,7 @@ class Retriever:
     def _promote_exact(
         self,
         terms: list[str],
-        query: str,
+        embedding: list[float],
         n: int,
         where: dict[str, Any] | None,
         items: dict[str, StoredItem],
@@ -113,9 +114,7 @@ class Retriever:
             holders = [cid for cid, item in items.items() if lowered in item.text.lower()]
             if not holders:
                 for variant in dict.fromkeys([term, term.upper()]):
-                    for hit in self.store.query(
-                        "chunks", self.embedder.encode_query(query), n, where, contains=variant
-                    ):
+                    for hit in self.store.query("chunks", embedding, n, where, contains=variant):
                         items[hit.id] = hit
                         holders.append(hit.id)
             for cid in holders:
