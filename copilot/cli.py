@@ -17,8 +17,11 @@ from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import evaluation, kb_ops, line_ops
+from copilot import evaluation, kb_ops, line_ops, pipeline_ops
+from copilot.actions import Status
+from copilot.errors import CopilotError
 from copilot.settings import ConfigError, Settings, load_settings
+from copilot.users import Role
 from knowledge import KnowledgeError
 
 app = typer.Typer(
@@ -35,8 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EndpointOpt = Annotated[str | None, typer.Option("--endpoint", help="OPC UA endpoint (COPILOT_ENDPOINT).")]
 LineOpt = Annotated[Path | None, typer.Option("--line", help="Line definition YAML (COPILOT_LINE).")]
 SecureOpt = Annotated[bool, typer.Option("--secure", help="Basic256Sha256 SignAndEncrypt.")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="OPC UA user name (COPILOT_USER).")]
-PasswordOpt = Annotated[str | None, typer.Option("--password", help="OPC UA password (COPILOT_PASSWORD).")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="OPC UA user name (COPILOT_OPCUA_USER).")]
+PasswordOpt = Annotated[str | None, typer.Option("--password", help="OPC UA password (COPILOT_OPCUA_PASSWORD).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -52,7 +55,7 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ConnectorError, ConfigError, KnowledgeError) as err:
+        except (ConnectorError, ConfigError, KnowledgeError, CopilotError) as err:
             _fail(str(err))
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -71,8 +74,8 @@ def _settings(
         endpoint=endpoint,
         line=line,
         security="sign_encrypt" if secure else None,
-        user=user,
-        password=password,
+        opcua_user=user,
+        opcua_password=password,
     )
 
 
@@ -116,7 +119,7 @@ def sim(
         secure=secure,
         data_dir=settings.ensure_data_dir(),
         user=user,
-        password=password or (settings.password.get_secret_value() if settings.password else None),
+        password=password or (settings.opcua_password.get_secret_value() if settings.opcua_password else None),
         synthetic_tags=synthetic,
     )
 
@@ -364,6 +367,184 @@ def eval_(
             typer.echo(f"miss {miss['id']}: expected {miss['expected']}, first {miss['got']}")
     if not all(report.goals.values()):
         raise typer.Exit(4)
+
+
+users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+actions_app = typer.Typer(help="Proposed setpoint changes and what happened to them.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(actions_app, name="actions")
+app.add_typer(audit_app, name="audit")
+
+AsOpt = Annotated[str, typer.Option("--as", help="Who you are; the password comes from COPILOT_PASSWORD or a prompt.")]
+
+
+def _person_password() -> str:
+    import os
+
+    # The person's own password, never the OPC UA one; asked for when not in the environment.
+    given = os.environ.get("COPILOT_PASSWORD")
+    return given if given is not None else str(typer.prompt("password", hide_input=True))
+
+
+def _login(ctx: pipeline_ops.Context, name: str) -> Any:
+    return pipeline_ops.login(ctx, name, _person_password())
+
+
+def _print_action(action: Any, json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(action.as_json(), indent=1, default=str))
+        return
+    old = "?" if action.old_value is None else f"{action.old_value:g}"
+    typer.echo(f"{action.id}  {action.status.value:<10} {action.tag}: {old} -> {action.new_value:g} {action.unit}")
+    typer.echo(f"  asked by {action.requested_by}{' via the agent' if action.via_agent else ''}: {action.reason}")
+    for why in action.refusals:
+        typer.echo(f"  refused: {why}")
+    need = f"{action.approvals_needed} approval(s)" + (", one a supervisor's" if action.supervisor_needed else "")
+    typer.echo(
+        f"  needs {need}; given: "
+        + (", ".join(f"{a.user} ({a.role}, {a.decision})" for a in action.approvals) or "none")
+    )
+    if action.result:
+        typer.echo(
+            f"  result: {action.result}"
+            + (f" (read back {action.read_back:g})" if action.read_back is not None else "")
+        )
+
+
+@users_app.command("add")
+@friendly
+def users_add(
+    name: str,
+    role: Annotated[Role, typer.Option("--role", help="operator, maintenance, supervisor or admin.")],
+) -> None:
+    """Add a person (the password comes from COPILOT_PASSWORD or a prompt, and is never shown)."""
+    ctx = pipeline_ops.open_context(load_settings())
+    user = pipeline_ops.users_add(ctx, name, role, _person_password())
+    typer.echo(f"added {user.name} as {user.role.value}")
+
+
+@users_app.command("list")
+@friendly
+def users_list(json_out: JsonOpt = False) -> None:
+    """The people who may use the co-pilot."""
+    ctx = pipeline_ops.open_context(load_settings())
+    people = pipeline_ops.users_list(ctx)
+    if json_out:
+        _echo_json([{"name": u.name, "role": u.role.value, "active": u.active} for u in people])
+        return
+    for user in people:
+        typer.echo(f"{user.name:<20} {user.role.value:<12} {'active' if user.active else 'inactive'}")
+
+
+@app.command()
+@friendly
+def propose(
+    tag: str,
+    value: float,
+    as_user: AsOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why the change is needed.")],
+    endpoint: EndpointOpt = None,
+    line: LineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Propose a setpoint change; policy judges it against the live line (exit 2 with every reason if refused)."""
+    ctx = pipeline_ops.open_context(_settings(endpoint, line))
+    action = pipeline_ops.propose(ctx, _login(ctx, as_user), tag, value, reason)
+    _print_action(action, json_out)
+    if action.status is Status.REFUSED:
+        raise typer.Exit(2)
+
+
+@actions_app.command("list")
+@friendly
+def actions_list(
+    status: Annotated[Status | None, typer.Option("--status", help="Only actions in this state.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Actions, newest first."""
+    ctx = pipeline_ops.open_context(load_settings())
+    ctx.service.expire_due()
+    found = ctx.service.list_actions(status=status)
+    if json_out:
+        _echo_json([a.as_json() for a in found])
+        return
+    for action in found:
+        old = "?" if action.old_value is None else f"{action.old_value:g}"
+        change = f"{old} -> {action.new_value:g}"
+        typer.echo(f"{action.id[:8]}  {action.status.value:<10} {action.tag:<28} {change}  {action.requested_by}")
+
+
+@actions_app.command("show")
+@friendly
+def actions_show(action_id: str, json_out: JsonOpt = False) -> None:
+    """One action with its approvals and its audit history."""
+    ctx = pipeline_ops.open_context(load_settings())
+    action = ctx.service.get(action_id)
+    _print_action(action, json_out)
+    if not json_out:
+        for entry in pipeline_ops.action_history(ctx, action.id):
+            typer.echo(f"  #{entry.seq} {entry.event:<11} by {entry.actor}")
+
+
+@app.command()
+@friendly
+def approve(
+    action_id: str, as_user: AsOpt, endpoint: EndpointOpt = None, line: LineOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Approve an action; the last approval the rules require sends it to the executor at once."""
+    ctx = pipeline_ops.open_context(_settings(endpoint, line))
+    action = pipeline_ops.approve(ctx, _login(ctx, as_user), action_id)
+    _print_action(action, json_out)
+    if action.status in (Status.FAILED, Status.UNVERIFIED, Status.EXPIRED):
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def reject(
+    action_id: str,
+    as_user: AsOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why not.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Reject an action, with a reason."""
+    ctx = pipeline_ops.open_context(load_settings())
+    action = ctx.service.reject(action_id, _login(ctx, as_user), reason)
+    _print_action(action, json_out)
+
+
+@app.command()
+@friendly
+def writes(
+    state: Annotated[str, typer.Argument(help="off or on.")],
+    as_user: AsOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+) -> None:
+    """The write kill switch: with writes off nothing is written, whatever was approved."""
+    if state not in ("on", "off"):
+        _fail("say `copilot writes off` or `copilot writes on`", 2)
+    ctx = pipeline_ops.open_context(load_settings())
+    ctx.service.set_writes(state == "on", by=_login(ctx, as_user), reason=reason)
+    typer.echo(f"writes are {state}")
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first broken entry when anything was edited, dropped or moved."""
+    report = pipeline_ops.verify_audit(pipeline_ops.open_context(load_settings()))
+    if report.ok:
+        typer.echo(f"audit chain verified: {report.entries} entries")
+        return
+    _fail(f"audit chain broken at entry {report.broken_at}: {report.problem}")
+
+
+@audit_app.command("export")
+@friendly
+def audit_export(csv_out: Annotated[bool, typer.Option("--csv", help="CSV (the only format for now).")] = True) -> None:
+    """The whole audit trail as CSV on standard output."""
+    typer.echo(pipeline_ops.export_audit(pipeline_ops.open_context(load_settings())), nl=False)
 
 
 def run() -> None:

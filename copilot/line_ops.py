@@ -37,14 +37,14 @@ class SimStarted:
 
 def client_security(settings: Settings) -> ClientSecurity:
     """The connector's security from configuration; secure mode uses the data directory's client certificate."""
-    password = settings.password.get_secret_value() if settings.password else None
+    password = settings.opcua_password.get_secret_value() if settings.opcua_password else None
     if settings.security is SecurityMode.NONE:
-        return ClientSecurity(user=settings.user, password=password)
+        return ClientSecurity(user=settings.opcua_user, password=password)
     identity = asyncio.run(security.ensure_identity(settings.ensure_data_dir(), "client"))
     return ClientSecurity(
         mode=settings.security,
         identity=identity,
-        user=settings.user,
+        user=settings.opcua_user,
         password=password,
         server_certificate=settings.server_certificate,
     )

@@ -36,12 +36,14 @@ class Settings(BaseSettings):
     endpoint: str = Field(default=DEFAULT_ENDPOINT, description="OPC UA endpoint of the line")
     line: Path = Field(default_factory=default_line_path, description="line definition YAML")
     security: SecurityMode = Field(default=SecurityMode.NONE, description="none or sign_encrypt")
-    user: str | None = Field(default=None, description="OPC UA user name")
-    password: SecretStr | None = Field(default=None, description="OPC UA password")
+    opcua_user: str | None = Field(default=None, description="OPC UA user name")
+    opcua_password: SecretStr | None = Field(default=None, description="OPC UA password")
     server_certificate: Path | None = Field(default=None, description="pin the server's certificate (DER)")
     history_samples: int = Field(default=3600, ge=1, le=1_000_000, description="samples kept per tag")
     publishing_interval_ms: float = Field(default=500.0, gt=0, description="OPC UA subscription interval")
     collection: str = Field(default="plant", pattern=r"^[A-Za-z0-9_-]{3,60}$", description="knowledge collection")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in the data directory if unset")
+    require_secure_writes: bool = Field(default=False, description="refuse writes unless the session is SignAndEncrypt")
     max_document_mb: float = Field(default=50.0, gt=0, le=2000, description="larger documents are skipped")
 
     @field_validator("endpoint")
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.ensure_data_dir() / 'copilot.db'}"
 
     def ensure_data_dir(self) -> Path:
         try:
