@@ -1,0 +1,109 @@
+"""The pipeline as people drive it from the command line, against `copilot sim` in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+COPILOT = [sys.executable, "-m", "copilot"]
+SECRET = "a long enough secret"
+
+
+def run(
+    data: Path, *args: str, password: str = SECRET, endpoint: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COPILOT_DATA_DIR": str(data), "COPILOT_PASSWORD": password}
+    if endpoint:
+        env["COPILOT_ENDPOINT"] = endpoint
+    return subprocess.run([*COPILOT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=data.parent)
+
+
+@pytest.fixture
+def line_endpoint(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*COPILOT, "sim", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COPILOT_DATA_DIR": str(tmp_path / "sim-data")},
+    )
+    try:
+        assert proc.stdout is not None
+        assert "serving" in proc.stdout.readline()
+        yield f"opc.tcp://127.0.0.1:{port}/line-copilot/"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+
+
+def test_propose_approve_write_and_audit(tmp_path: Path, line_endpoint: str) -> None:
+    data = tmp_path / "data"
+    for name, role in (("olga", "operator"), ("otto", "operator"), ("sam", "supervisor")):
+        result = run(data, "users", "add", name, "--role", role)
+        assert result.returncode == 0, result.stderr
+        assert SECRET not in result.stdout + result.stderr
+    assert run(data, "users", "add", "eve", "--role", "operator", password="short").returncode == 1
+
+    refused = run(
+        data,
+        "propose",
+        "filler.bowl_level_sp",
+        "95",
+        "--as",
+        "olga",
+        "--reason",
+        "test",
+        "--json",
+        endpoint=line_endpoint,
+    )
+    assert refused.returncode == 2, refused.stderr
+    reasons = json.loads(refused.stdout)["refusals"]
+    assert any("envelope" in r for r in reasons)
+    assert any("maximum step" in r for r in reasons)
+
+    proposed = run(
+        data,
+        "propose",
+        "filler.bowl_level_sp",
+        "52",
+        "--as",
+        "olga",
+        "--reason",
+        "level low",
+        "--json",
+        endpoint=line_endpoint,
+    )
+    assert proposed.returncode == 0, proposed.stderr
+    action = json.loads(proposed.stdout)
+    assert action["status"] == "pending"
+
+    assert run(data, "approve", action["id"], "--as", "olga", endpoint=line_endpoint).returncode == 1  # own
+    assert run(data, "approve", action["id"], "--as", "otto", password="wrong password").returncode == 1
+    approved = run(data, "approve", action["id"], "--as", "otto", "--json", endpoint=line_endpoint)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    done = json.loads(approved.stdout)
+    assert done["status"] == "succeeded"
+    assert done["read_back"] == pytest.approx(52.0)
+
+    listed = json.loads(run(data, "actions", "list", "--json").stdout)
+    assert [a["status"] for a in listed] == ["succeeded", "refused"]
+    assert run(data, "audit", "verify").returncode == 0
+    exported = run(data, "audit", "export", "--csv").stdout.splitlines()
+    assert exported[0].startswith("seq,at,event")
+    assert any(",verified," in row for row in exported)
+
+    with sqlite3.connect(data / "copilot.db") as conn:
+        conn.execute("UPDATE audit SET new_value = '99.0' WHERE event = 'approved'")
+    broken = run(data, "audit", "verify")
+    assert broken.returncode == 1
+    assert "broken at entry" in broken.stderr
