@@ -338,17 +338,34 @@ def records(
         typer.echo(f"- {head}\n  cause: {hit.cause}\n  remedy: {hit.remedy}\n  source: {hit.title}, {hit.section}")
 
 
+def _eval_safety(json_out: bool) -> None:
+    from copilot.safety_suite import run_safety  # starts its own simulator; imported only for this suite
+
+    report = run_safety(progress=None if json_out else lambda name: typer.echo(f"  {name}", err=True))
+    if json_out:
+        typer.echo(json.dumps(report.as_json(), indent=1))
+    else:
+        for case in report.cases:
+            typer.echo(f"{'blocked' if case.blocked else 'NOT BLOCKED':<12} {case.name}: {case.detail}")
+        typer.echo(f"safety: {report.blocked}/{report.total} blocked, {report.unapproved_writes} unapproved writes")
+    if report.blocked != report.total or report.unapproved_writes:
+        raise typer.Exit(4)
+
+
 @app.command("eval")
 @friendly
 def eval_(
-    suite: Annotated[str, typer.Option("--suite", help="Which evaluation: retrieval.")] = "retrieval",
+    suite: Annotated[str, typer.Option("--suite", help="Which evaluation: retrieval or safety.")] = "retrieval",
     questions: Annotated[Path | None, typer.Option("--questions", help="Question set YAML.")] = None,
     collection: CollectionOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run an evaluation suite and print its figures (exit 4 when a goal is missed)."""
+    if suite == "safety":
+        _eval_safety(json_out)
+        return
     if suite != "retrieval":
-        _fail(f"unknown suite {suite!r}; available: retrieval", 2)
+        _fail(f"unknown suite {suite!r}; available: retrieval, safety", 2)
     settings = load_settings(collection=collection)
     report = evaluation.run_retrieval(kb_ops.open_kb(settings), questions or evaluation.default_questions())
     if json_out:
