@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -133,7 +134,8 @@ def recent_changes(session: Session, tag: str, now: float, window_s: float = 360
         select(ActionRow.id).where(
             ActionRow.tag == tag,
             ActionRow.status.in_([Status.WRITING.value, Status.SUCCEEDED.value, Status.UNVERIFIED.value]),
-            ActionRow.created_at >= now - window_s,
+            # By when the write started, not when it was proposed: stacked proposals must not dodge the limit.
+            ActionRow.write_started_at >= now - window_s,
         )
     ).all()
     return len(rows)
@@ -168,7 +170,7 @@ class ActionService:
             reasons = list(decision.reasons)
             if not reason.strip():
                 reasons.append("a proposal needs a reason")
-            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("nan")
+            number = policy.as_number(value)
             big = False
             if decision.tag is not None and decision.tag.setpoint is not None and decision.current is not None:
                 big = abs(number - decision.current) > decision.tag.setpoint.approval_threshold + 1e-9
@@ -368,8 +370,11 @@ class ActionService:
     def _row(self, session: Session, action_id: str) -> ActionRow:
         row = session.get(ActionRow, action_id)
         if row is None:
+            # A short id prefix as printed by `actions list`; only hex digits and dashes reach the LIKE.
+            if not re.fullmatch(r"[0-9a-f-]{6,36}", action_id):
+                raise ActionNotFound(f"no action {action_id!r}; `copilot actions list` shows them")
             matches = session.execute(select(ActionRow).where(ActionRow.id.like(f"{action_id}%"))).scalars().all()
-            if len(matches) == 1 and len(action_id) >= 6:
+            if len(matches) == 1:
                 return matches[0]
             raise ActionNotFound(f"no action {action_id!r}; `copilot actions list` shows them")
         return row

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.client import LineClient
 from connectors.errors import ConnectorError, LineUnavailable, ReadBackMismatch, WriteRefused
@@ -14,9 +14,9 @@ from connectors.line import LineDefinition
 from connectors.readings import Quality
 from connectors.security import SecurityMode
 from copilot import audit, policy
-from copilot.actions import Action, ActionService, Status, _view, recent_changes
+from copilot.actions import KILL_SWITCH, Action, ActionService, Status, _view, recent_changes
 from copilot.audit import AuditEvent
-from copilot.db import ActionRow, ApprovalRow, Database
+from copilot.db import ActionRow, ApprovalRow, Database, SwitchRow
 from copilot.errors import ExecutionRefused
 from copilot.policy import LineSnapshot
 from copilot.users import Role
@@ -75,23 +75,37 @@ class Executor:
         if problems:
             return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, "; ".join(problems), actor="executor")
         with self.db.session() as s:
-            row = self.service._row(s, action_id)
-            if row.status != Status.APPROVED.value:  # another executor got here first
-                raise ExecutionRefused(f"action {row.id} is {row.status}; it is not written twice")
-            row.status = Status.WRITING.value
-            row.write_started_at = self.clock()
-            for approval in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars():
-                approval.used = True
-            audit.append(
-                s,
-                AuditEvent.EXECUTING,
-                actor="executor",
-                at=self.clock(),
-                action_id=row.id,
-                tag=row.tag,
-                old_value=row.old_value,
-                new_value=row.new_value,
-            )
+            # The kill switch is read again in the very transaction that commits to writing: a supervisor who
+            # switched writes off while the live value was being read must win.
+            switch_row = s.get(SwitchRow, KILL_SWITCH)
+            if switch_row is not None and not switch_row.on:
+                refused_by_switch = f"writes are switched off ({switch_row.by}: {switch_row.reason})"
+            else:
+                refused_by_switch = ""
+                # A conditional update, so two executors (two processes, PostgreSQL) cannot both take the action.
+                taken = s.execute(
+                    update(ActionRow)
+                    .where(ActionRow.id == action_id, ActionRow.status == Status.APPROVED.value)
+                    .values(status=Status.WRITING.value, write_started_at=self.clock())
+                )
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    raise ExecutionRefused(f"action {action_id} is no longer approved; it is not written twice")
+            if not refused_by_switch:
+                row = self.service._row(s, action_id)
+                for approval in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars():
+                    approval.used = True
+                audit.append(
+                    s,
+                    AuditEvent.EXECUTING,
+                    actor="executor",
+                    at=self.clock(),
+                    action_id=row.id,
+                    tag=row.tag,
+                    old_value=row.old_value,
+                    new_value=row.new_value,
+                )
+        if refused_by_switch:
+            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, refused_by_switch)
         return await self._write(action_id, tag.name, row.new_value)
 
     async def _write(self, action_id: str, tag: str, value: float) -> Action:

@@ -35,7 +35,11 @@ class PolicyDecision:
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float, e.g. 10**400 from a JSON tool call
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _fresh(reading: Reading | None) -> bool:
@@ -92,9 +96,15 @@ def check(
         quality = current_reading.quality.value if current_reading is not None else "no reading"
         reasons.append(f"the current value of {tag.name} is not trustworthy ({quality})")
     if tag.setpoint is not None:
-        for other in [*tag.setpoint.related, *tag.setpoint.drives]:
+        for other in dict.fromkeys([*tag.setpoint.related, *tag.setpoint.drives]):
             reading = snapshot.reading(other)
             if not _fresh(reading):
                 quality = reading.quality.value if reading is not None else "no reading"
                 reasons.append(f"related measurement {other} is not trustworthy ({quality})")
     return PolicyDecision(reasons=reasons, tag=tag, current=current)
+
+
+def as_number(value: object) -> float:
+    """The value as a float for storage; NaN for anything that is not a finite number (policy refuses those)."""
+    number = _number(value)
+    return float("nan") if number is None else number
