@@ -91,7 +91,7 @@ class Rules:
     proposal_ttl_s: float = 900.0  # a proposal nobody approved in 15 minutes no longer matches the line
 
 
-def _view(session: Session, row: ActionRow) -> Action:
+def action_view(session: Session, row: ActionRow) -> Action:
     approvals = session.execute(
         select(ApprovalRow).where(ApprovalRow.action_id == row.id).order_by(ApprovalRow.id)
     ).scalars()
@@ -125,6 +125,23 @@ def _view(session: Session, row: ActionRow) -> Action:
         expires_at=row.expires_at,
         read_back=row.read_back,
         result=row.result,
+    )
+
+
+def record(
+    session: Session, event: AuditEvent, row: ActionRow, *, actor: str, at: float, details: dict[str, Any] | None = None
+) -> None:
+    """An audit entry about one action, carrying its tag and its old and new values."""
+    audit.append(
+        session,
+        event,
+        actor=actor,
+        at=at,
+        action_id=row.id,
+        tag=row.tag,
+        old_value=row.old_value,
+        new_value=row.new_value,
+        details=details,
     )
 
 
@@ -208,13 +225,13 @@ class ActionService:
                 new_value=row.new_value,
                 details=details,
             )
-            return _view(s, row)
+            return action_view(s, row)
 
     def approve(self, action_id: str, approver: User) -> Action:
         now = self.clock()
         self.expire_due()
         with self.db.session() as s:
-            row = self._row(s, action_id)
+            row = self.row(s, action_id)
             self._check_decider(row, approver, now)
             decisions = self._approvals(s, row.id)
             if any(a.user == approver.name for a in decisions):
@@ -245,26 +262,23 @@ class ActionService:
             count = len(given) + 1
             if count >= row.approvals_needed:
                 row.status = Status.APPROVED.value
-            audit.append(
+            record(
                 s,
                 AuditEvent.APPROVED,
+                row,
                 actor=approver.name,
                 at=now,
-                action_id=row.id,
-                tag=row.tag,
-                old_value=row.old_value,
-                new_value=row.new_value,
                 details={"role": approver.role.value, "approvals": f"{count}/{row.approvals_needed}"},
             )
             s.flush()
-            return _view(s, row)
+            return action_view(s, row)
 
     def reject(self, action_id: str, user: User, reason: str) -> Action:
         if not reason.strip():
             raise ApprovalError("a rejection needs a reason")
         now = self.clock()
         with self.db.session() as s:
-            row = self._row(s, action_id)
+            row = self.row(s, action_id)
             if not user.role.may_approve and user.name != row.requested_by:
                 raise NotAllowed(f"{user.name} ({user.role.value}) may not reject changes")
             if Status(row.status) not in (Status.PENDING, Status.APPROVED):
@@ -287,19 +301,9 @@ class ActionService:
             )
             row.status = Status.REJECTED.value
             row.finished_at = now
-            audit.append(
-                s,
-                AuditEvent.REJECTED,
-                actor=user.name,
-                at=now,
-                action_id=row.id,
-                tag=row.tag,
-                old_value=row.old_value,
-                new_value=row.new_value,
-                details={"reason": reason},
-            )
+            record(s, AuditEvent.REJECTED, row, actor=user.name, at=now, details={"reason": reason})
             s.flush()
-            return _view(s, row)
+            return action_view(s, row)
 
     def expire_due(self) -> list[str]:
         """Pending proposals past their time, and approved ones whose approvals lapsed, become expired."""
@@ -317,22 +321,13 @@ class ActionService:
                 if lapsed:
                     row.status = Status.EXPIRED.value
                     row.finished_at = now
-                    audit.append(
-                        s,
-                        AuditEvent.EXPIRED,
-                        actor="system",
-                        at=now,
-                        action_id=row.id,
-                        tag=row.tag,
-                        old_value=row.old_value,
-                        new_value=row.new_value,
-                    )
+                    record(s, AuditEvent.EXPIRED, row, actor="system", at=now)
                     expired.append(row.id)
         return expired
 
     def get(self, action_id: str) -> Action:
         with self.db.session() as s:
-            return _view(s, self._row(s, action_id))
+            return action_view(s, self.row(s, action_id))
 
     def list_actions(self, *, status: Status | None = None, tag: str | None = None, limit: int = 200) -> list[Action]:
         with self.db.session() as s:
@@ -341,7 +336,7 @@ class ActionService:
                 query = query.where(ActionRow.status == status.value)
             if tag is not None:
                 query = query.where(ActionRow.tag == tag)
-            return [_view(s, r) for r in s.execute(query).scalars()]
+            return [action_view(s, r) for r in s.execute(query).scalars()]
 
     def set_writes(self, enabled: bool, *, by: User, reason: str) -> None:
         """The kill switch: with writes off the executor refuses everything, whatever was approved."""
@@ -367,7 +362,8 @@ class ActionService:
                 return True, ""
             return row.on, f"switched {'on' if row.on else 'off'} by {row.by}: {row.reason}"
 
-    def _row(self, session: Session, action_id: str) -> ActionRow:
+    def row(self, session: Session, action_id: str) -> ActionRow:
+        """The stored action by full id or by a unique prefix of at least six characters."""
         row = session.get(ActionRow, action_id)
         if row is None:
             # A short id prefix as printed by `actions list`; only hex digits and dashes reach the LIKE.

@@ -13,8 +13,8 @@ from connectors.errors import ConnectorError, LineUnavailable, ReadBackMismatch,
 from connectors.line import LineDefinition
 from connectors.readings import Quality
 from connectors.security import SecurityMode
-from copilot import audit, policy
-from copilot.actions import KILL_SWITCH, Action, ActionService, Status, _view, recent_changes
+from copilot import policy
+from copilot.actions import KILL_SWITCH, Action, ActionService, Status, action_view, recent_changes, record
 from copilot.audit import AuditEvent
 from copilot.db import ActionRow, ApprovalRow, Database, SwitchRow
 from copilot.errors import ExecutionRefused
@@ -54,7 +54,7 @@ class Executor:
         self.service.expire_due()
         now = self.clock()
         with self.db.session() as s:
-            row = self.service._row(s, action_id)
+            row = self.service.row(s, action_id)
             if row.status != Status.APPROVED.value:
                 raise ExecutionRefused(f"action {row.id} is {row.status}; only approved actions are executed")
             action_id = row.id
@@ -91,19 +91,10 @@ class Executor:
                 if taken.rowcount != 1:  # type: ignore[attr-defined]
                     raise ExecutionRefused(f"action {action_id} is no longer approved; it is not written twice")
             if not refused_by_switch:
-                row = self.service._row(s, action_id)
+                row = self.service.row(s, action_id)
                 for approval in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars():
                     approval.used = True
-                audit.append(
-                    s,
-                    AuditEvent.EXECUTING,
-                    actor="executor",
-                    at=self.clock(),
-                    action_id=row.id,
-                    tag=row.tag,
-                    old_value=row.old_value,
-                    new_value=row.new_value,
-                )
+                record(s, AuditEvent.EXECUTING, row, actor="executor", at=self.clock())
         if refused_by_switch:
             return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, refused_by_switch)
         return await self._write(action_id, tag.name, row.new_value)
@@ -222,32 +213,20 @@ class Executor:
         **details: str,
     ) -> Action:
         with self.db.session() as s:
-            row = self.service._row(s, action_id)
+            row = self.service.row(s, action_id)
             row.status = status.value
             row.result = result
             row.read_back = read_back
             row.finished_at = self.clock()
             if event is AuditEvent.VERIFIED:
-                audit.append(
-                    s,
-                    AuditEvent.EXECUTED,
-                    actor=actor,
-                    at=self.clock(),
-                    action_id=row.id,
-                    tag=row.tag,
-                    old_value=row.old_value,
-                    new_value=row.new_value,
-                )
-            audit.append(
+                record(s, AuditEvent.EXECUTED, row, actor=actor, at=self.clock())
+            record(
                 s,
                 event,
+                row,
                 actor=actor,
                 at=self.clock(),
-                action_id=row.id,
-                tag=row.tag,
-                old_value=row.old_value,
-                new_value=row.new_value,
                 details={"result": result, "read_back": read_back, **details},
             )
             s.flush()
-            return _view(s, row)
+            return action_view(s, row)

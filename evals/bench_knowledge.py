@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from copilot.evaluation import load_questions
 from knowledge import KnowledgeBase, library_path
 from knowledge.embedding import Embedder, shared_embedder
 from knowledge.ingest import indexed_text
@@ -26,12 +27,7 @@ def _dir_bytes(path: Path) -> int:
 
 
 def _questions() -> list[str]:
-    # Plain line parsing keeps this script free of a YAML dependency of its own.
-    return [
-        line.split("question:", 1)[1].strip()
-        for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
-        if line.strip().startswith("question:")
-    ]
+    return [q.question for q in load_questions(QUESTIONS)]
 
 
 def measure_ingest(embedder: Embedder, work: Path) -> dict[str, Any]:
