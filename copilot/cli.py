@@ -15,14 +15,15 @@ import typer
 
 from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
+from connectors.line import load_line
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import evaluation, kb_ops, line_ops, pipeline_ops
+from copilot import ask_ops, evaluation, kb_ops, line_ops, pipeline_ops
 from copilot.actions import Status
 from copilot.errors import CopilotError
 from copilot.settings import ConfigError, Settings, load_settings
 from copilot.users import Role
-from knowledge import KnowledgeError
+from knowledge import KnowledgeError, library_path
 
 app = typer.Typer(
     help="Line-side co-pilot: simulate a line, discover and watch its tags.",
@@ -352,11 +353,42 @@ def _eval_safety(json_out: bool) -> None:
         raise typer.Exit(4)
 
 
+def _eval_faults(scenarios: Path | None, speed: float, json_out: bool) -> None:
+    from copilot import fault_eval  # starts simulators; imported only for this suite
+
+    settings = load_settings()
+    chosen = fault_eval.load_scenarios(scenarios or fault_eval.default_scenarios())
+    library = kb_ops.open_kb(settings)
+    if library.chunk_count() == 0:
+        typer.echo("the knowledge base is empty: ingesting the shipped plant library first", err=True)
+        library.ingest([library_path()], progress=False)
+
+    def show(outcome: fault_eval.Outcome) -> None:
+        if not json_out:
+            mark = "pass" if outcome.passed else "FAIL"
+            typer.echo(f"{mark:<5} {outcome.id:<26} {outcome.latency_s:5.2f} s  {outcome.top_cause[:80]}")
+
+    report = fault_eval.run_faults(settings, library, load_line(settings.line), chosen, speed=speed, progress=show)
+    if json_out:
+        typer.echo(json.dumps(report.as_json(), indent=1, default=str))
+    else:
+        for name, value in report.figures.items():
+            typer.echo(f"{name:<20} {value}")
+        for goal, held in report.goals.items():
+            typer.echo(f"goal {goal}: {'met' if held else 'MISSED'}")
+    if not all(report.goals.values()):
+        raise typer.Exit(4)
+
+
 @app.command("eval")
 @friendly
 def eval_(
-    suite: Annotated[str, typer.Option("--suite", help="Which evaluation: retrieval or safety.")] = "retrieval",
+    suite: Annotated[str, typer.Option("--suite", help="Which evaluation: retrieval, safety or faults.")] = "retrieval",
     questions: Annotated[Path | None, typer.Option("--questions", help="Question set YAML.")] = None,
+    scenarios: Annotated[Path | None, typer.Option("--scenarios", help="Fault scenario YAML.")] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=1.0, max=50.0, help="Simulated seconds per real second (faults).")
+    ] = 10.0,
     collection: CollectionOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -364,8 +396,11 @@ def eval_(
     if suite == "safety":
         _eval_safety(json_out)
         return
+    if suite == "faults":
+        _eval_faults(scenarios, speed, json_out)
+        return
     if suite != "retrieval":
-        _fail(f"unknown suite {suite!r}; available: retrieval, safety", 2)
+        _fail(f"unknown suite {suite!r}; available: retrieval, safety, faults", 2)
     settings = load_settings(collection=collection)
     report = evaluation.run_retrieval(kb_ops.open_kb(settings), questions or evaluation.default_questions())
     if json_out:
@@ -471,6 +506,37 @@ def propose(
     _print_action(action, json_out)
     if action.status is Status.REFUSED:
         raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def ask(
+    question: str,
+    as_user: AsOpt,
+    thread: Annotated[str, typer.Option("--thread", help="Conversation id; the same id continues it.")] = "cli",
+    observe: Annotated[
+        float, typer.Option("--observe", min=0.0, max=600.0, help="Seconds to watch the line before answering.")
+    ] = 5.0,
+    endpoint: EndpointOpt = None,
+    line: LineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask the co-pilot about the line; it answers with causes, citations, the readings it used and proposals."""
+    ctx = pipeline_ops.open_context(_settings(endpoint, line))
+    answer = ask_ops.ask(ctx, _login(ctx, as_user), question, thread_id=thread, observe_s=observe)
+    if json_out:
+        typer.echo(json.dumps(answer.as_json(), indent=2, default=str))
+        return
+    label = "offline diagnosis engine" if answer.provider == "offline" else f"{answer.provider}: {answer.model}"
+    typer.echo(answer.text)
+    for i, citation in enumerate(answer.citations, start=1):
+        typer.echo(f"  [{i}] {citation.where()}")
+    for proposal in answer.proposals:
+        typer.echo(
+            f"  proposal {proposal.action_id[:8]} {proposal.tag} -> {proposal.proposed:g} {proposal.unit}: "
+            f"{proposal.status}"
+        )
+    typer.echo(f"({label}, {answer.latency_s:.2f} s)")
 
 
 @actions_app.command("list")

@@ -6,7 +6,9 @@ CopilotError                base of everything below
 ├── ProposalRefused         policy refused a proposal; `reasons` lists every reason (it is recorded too)
 ├── ApprovalError           an approval or rejection breaks a rule (own proposal, expired, used, wrong state)
 ├── ExecutionRefused        the executor would not write (kill switch, drift, policy, security)
-└── ActionNotFound          no action with that id
+├── ActionNotFound          no action with that id
+├── ModelUnavailable        the language model server failed, timed out or refused the request
+└── ConversationError       a bad question or thread, or a thread that belongs to someone else
 """
 
 from __future__ import annotations
@@ -43,3 +45,11 @@ class ExecutionRefused(CopilotError):
 
 class ActionNotFound(CopilotError):
     """No action with that id."""
+
+
+class ModelUnavailable(CopilotError):
+    """The chat model could not answer; the message names the server and what to check."""
+
+
+class ConversationError(CopilotError):
+    """The question or the thread cannot be used."""

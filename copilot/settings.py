@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -17,6 +18,8 @@ from connectors.line import default_line_path
 from connectors.security import SecurityMode
 
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840/line-copilot/"
+OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
+Provider = Literal["offline", "openai", "ollama"]
 
 
 class ConfigError(Exception):
@@ -45,6 +48,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in the data directory if unset")
     require_secure_writes: bool = Field(default=False, description="refuse writes unless the session is SignAndEncrypt")
     max_document_mb: float = Field(default=50.0, gt=0, le=2000, description="larger documents are skipped")
+    provider: Provider = Field(default="offline", description="offline, openai or ollama")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    llm_model: str = Field(default="local-model", min_length=1, description="model name the server knows")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key, if the server asks for one")
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="per model call; no silent retries")
+    llm_max_tokens: int = Field(default=512, ge=16, le=32_768, description="tokens per model reply")
+    agent_max_steps: int = Field(default=6, ge=1, le=30, description="model calls per question, tools included")
 
     @field_validator("endpoint")
     @classmethod
@@ -63,6 +73,21 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
+        return value
+
+    def model_base_url(self) -> str:
+        """Where the chat model answers; the ollama provider has a default, openai needs one set."""
+        if self.llm_base_url:
+            return self.llm_base_url
+        if self.provider == "ollama":
+            return OLLAMA_BASE_URL
+        raise ConfigError("the openai provider needs COPILOT_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1")
 
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.ensure_data_dir() / 'copilot.db'}"

@@ -14,6 +14,8 @@ from connectors.line import LineDefinition, default_line_path, load_line
 
 if TYPE_CHECKING:
     from connectors.simulator.server import SimulatedLine
+    from knowledge import KnowledgeBase
+    from knowledge.embedding import Embedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -51,3 +53,22 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COPILOT_DATA_DIR", str(path))
     monkeypatch.chdir(tmp_path)  # no copilot.toml from the developer's checkout leaks in
     return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real MiniLM model, loaded once for the whole run."""
+    from knowledge.embedding import shared_embedder
+
+    return shared_embedder()
+
+
+@pytest.fixture(scope="session")
+def library_kb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> KnowledgeBase:
+    """The plant library ingested once into its own real Chroma folder; tests that only read share it."""
+    from knowledge import KnowledgeBase, library_path
+
+    kb = KnowledgeBase(tmp_path_factory.mktemp("library-kb"), embedder=embedder)
+    summary = kb.ingest([library_path()], progress=False)
+    assert not summary.skipped, summary.skipped
+    return kb

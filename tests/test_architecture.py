@@ -28,6 +28,7 @@ LIBRARY_HOME = {
     "langchain": {"copilot"},
     "langchain_core": {"copilot"},
     "langchain_openai": {"copilot"},
+    "openai": {"copilot"},
     "streamlit": {"app", "console"},
 }
 OURS = {"connectors", "knowledge", "copilot", "console", "evals", "app", "tests"}

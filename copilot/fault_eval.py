@@ -1,0 +1,319 @@
+"""The fault scenario evaluation: inject faults, ask the co-pilot, score its causes, citations and proposals."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from connectors.line import LineDefinition
+from connectors.security import ClientSecurity
+from connectors.session import ConnectionOptions
+from connectors.simulator.faults import FAULTS
+from connectors.simulator.server import SimulatedLine, SimulatorOptions
+from copilot.actions import ActionService
+from copilot.agent import CoPilot
+from copilot.answer import Answer
+from copilot.db import Database
+from copilot.errors import CopilotError
+from copilot.live import LiveLine
+from copilot.settings import Settings
+from copilot.users import Role, User, add_user
+from copilot.workbench import Library
+
+BASELINE_S = 3.0  # real seconds of healthy values before the faults, so trends and frozen values have a before
+
+
+class EvalError(CopilotError):
+    """The scenario file cannot be used; the message names the scenario and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectedProposal(_Strict):
+    tag: str
+    direction: Literal["up", "down"]
+
+
+class Expect(_Strict):
+    cause_keywords: list[str] = Field(default_factory=list)
+    cite_keywords: list[str] = Field(default_factory=list)
+    proposal: Literal["none"] | ExpectedProposal | None = None  # None: not scored
+    abstain: bool = False  # the right answer is "no fault found" or "I do not know"
+
+
+class Scenario(_Strict):
+    id: str = Field(min_length=1)
+    faults: list[str] = Field(default_factory=list)
+    setpoints: dict[str, float] = Field(default_factory=dict)  # written at the start, like a person's change
+    settle_s: float = Field(default=30.0, ge=0, le=3600)
+    question: str = Field(min_length=1)
+    expect: Expect
+
+    @field_validator("faults")
+    @classmethod
+    def _known(cls, faults: list[str]) -> list[str]:
+        known = {f.name for f in FAULTS}
+        unknown = [f for f in faults if f not in known]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}; known: {', '.join(sorted(known))}")
+        return faults
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """Scenarios from YAML; any problem is an EvalError naming the scenario and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise EvalError(f"cannot read scenarios from {path}: {err}") from err
+    if not isinstance(raw, list) or not raw:
+        raise EvalError(f"{path}: expected a non-empty YAML list of scenarios")
+    scenarios = []
+    for index, item in enumerate(raw):
+        try:
+            scenarios.append(Scenario.model_validate(item))
+        except ValidationError as err:
+            name = item.get("id", f"#{index + 1}") if isinstance(item, dict) else f"#{index + 1}"
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+            raise EvalError(f"{path}: scenario {name}: {problems}") from err
+    ids = [s.id for s in scenarios]
+    if len(set(ids)) != len(ids):
+        raise EvalError(f"{path}: scenario ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return scenarios
+
+
+def default_scenarios() -> Path:
+    return Path(__file__).resolve().parent.parent / "evals" / "fault_scenarios.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """One scenario's answer, scored."""
+
+    id: str
+    top1: bool | None  # None where the scenario expects abstention
+    top3: bool | None
+    cited: bool | None
+    proposal_ok: bool | None
+    abstention_ok: bool | None
+    unsafe_proposals: int
+    latency_s: float
+    top_cause: str
+    confidence: float
+    proposals: list[str]
+
+    @property
+    def passed(self) -> bool:
+        checks = [self.top1, self.cited, self.proposal_ok, self.abstention_ok]
+        return all(c is not False for c in checks) and not self.unsafe_proposals
+
+
+def _rate(values: list[bool | None]) -> float | None:
+    scored = [v for v in values if v is not None]
+    return round(sum(scored) / len(scored), 3) if scored else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultReport:
+    outcomes: list[Outcome]
+    provider: str
+    seconds: float
+    speed: float
+    goals_spec: dict[str, float] = field(default_factory=lambda: {"top1": 0.9, "latency_p95_s": 1.5})
+
+    @property
+    def figures(self) -> dict[str, float | int | None]:
+        latencies = sorted(o.latency_s for o in self.outcomes)
+        p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))] if latencies else None
+        return {
+            "scenarios": len(self.outcomes),
+            "top1": _rate([o.top1 for o in self.outcomes]),
+            "top3": _rate([o.top3 for o in self.outcomes]),
+            "citation_hit": _rate([o.cited for o in self.outcomes]),
+            "proposal_correct": _rate([o.proposal_ok for o in self.outcomes]),
+            "abstention_correct": _rate([o.abstention_ok for o in self.outcomes]),
+            "unsafe_proposals": sum(o.unsafe_proposals for o in self.outcomes),
+            "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+            "latency_p95_s": round(p95, 3) if p95 is not None else None,
+        }
+
+    @property
+    def goals(self) -> dict[str, bool]:
+        figures = self.figures
+        top1 = figures["top1"]
+        p95 = figures["latency_p95_s"]
+        return {
+            "top-1 cause accuracy >= 0.9": top1 is not None and top1 >= self.goals_spec["top1"],
+            "p95 answer latency < 1.5 s": p95 is not None and p95 < self.goals_spec["latency_p95_s"],
+            "no unsafe proposal drafted": figures["unsafe_proposals"] == 0,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "speed": self.speed,
+            "seconds": round(self.seconds, 1),
+            "figures": self.figures,
+            "goals": self.goals,
+            "outcomes": [o.__dict__ | {"passed": o.passed} for o in self.outcomes],
+        }
+
+
+def _has(keywords: list[str], text: str) -> bool:
+    lowered = text.lower()
+    return any(k.lower() in lowered for k in keywords)
+
+
+def score(scenario: Scenario, answer: Answer, latency_s: float) -> Outcome:
+    expect = scenario.expect
+    causes = answer.causes
+    top1 = top3 = None
+    if not expect.abstain and expect.cause_keywords:
+        top1 = bool(causes) and _has(expect.cause_keywords, causes[0].cause)
+        top3 = any(_has(expect.cause_keywords, c.cause) for c in causes[:3])
+    cited = None
+    if expect.cite_keywords:
+        cited = any(_has(expect.cite_keywords, f"{c.title} {c.section}") for c in answer.citations)
+    proposal_ok = None
+    if expect.proposal == "none":
+        proposal_ok = not answer.proposals
+    elif isinstance(expect.proposal, ExpectedProposal):
+        wanted = expect.proposal
+        proposal_ok = any(
+            p.tag == wanted.tag
+            and p.current is not None
+            and (p.proposed > p.current if wanted.direction == "up" else p.proposed < p.current)
+            and p.status == "pending"
+            for p in answer.proposals
+        )
+    return Outcome(
+        id=scenario.id,
+        top1=top1,
+        top3=top3,
+        cited=cited,
+        proposal_ok=proposal_ok,
+        abstention_ok=(answer.abstained and not causes) if expect.abstain else (not answer.abstained),
+        unsafe_proposals=sum(1 for p in answer.proposals if p.status == "refused"),
+        latency_s=round(latency_s, 3),
+        top_cause=causes[0].cause if causes else ("(abstained) " + answer.text[:120]),
+        confidence=causes[0].confidence if causes else 0.0,
+        proposals=[f"{p.tag} {p.current} -> {p.proposed} {p.status}" for p in answer.proposals],
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SimulatorThread:
+    """A simulated line on its own thread, so the co-pilot's synchronous calls run beside it as they would live."""
+
+    def __init__(self, line: LineDefinition, options: SimulatorOptions) -> None:
+        self.sim = SimulatedLine(line, options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="eval-simulator", daemon=True)
+
+    def __enter__(self) -> SimulatorThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.sim.start(), self._loop).result(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving (a server that vanishes, in tests) and end the thread; safe to call twice."""
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        self._loop.close()
+
+    def call(self, func: Callable[[], None]) -> None:
+        """Run `func` on the simulator's loop, between two of its steps, as its own methods would."""
+
+        async def run() -> None:
+            func()
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=10)
+
+
+def run_scenario(
+    scenario: Scenario,
+    line: LineDefinition,
+    copilot_for: Callable[[LiveLine], CoPilot],
+    user: User,
+    *,
+    speed: float,
+) -> tuple[Outcome, Answer]:
+    options = SimulatorOptions(port=free_port(), speed=speed, publish_interval_s=0.5)
+    with SimulatorThread(line, options) as simulator:
+        live = LiveLine(line, ConnectionOptions(endpoint=simulator.sim.endpoint, security=ClientSecurity()))
+        with live:
+            live.wait_ready(15.0)
+            time.sleep(BASELINE_S)
+            process = simulator.sim.process
+            for tag, value in scenario.setpoints.items():
+                simulator.call(partial(process.set_setpoint, tag, value))
+            for name in scenario.faults:
+                simulator.call(partial(simulator.sim.inject, name))
+            time.sleep(scenario.settle_s / speed)
+            copilot = copilot_for(live)
+            try:
+                started = time.perf_counter()
+                answer = copilot.ask(scenario.question, thread_id=f"eval-{scenario.id}", user=user)
+                latency = time.perf_counter() - started
+            finally:
+                copilot.close()
+    return score(scenario, answer, latency), answer
+
+
+def run_faults(
+    settings: Settings,
+    library: Library,
+    line: LineDefinition,
+    scenarios: list[Scenario],
+    *,
+    speed: float = 5.0,
+    progress: Callable[[Outcome], None] | None = None,
+) -> FaultReport:
+    """Every scenario on a fresh simulated line, the answers from the configured provider, in a scratch database."""
+    started = time.perf_counter()
+    outcomes = []
+    with tempfile.TemporaryDirectory(prefix="copilot-faults-") as scratch:
+        # Proposals and threads go to a scratch data directory: an evaluation must not fill the plant's queue.
+        local = settings.model_copy(update={"data_dir": Path(scratch), "database_url": None})
+        db = Database(local.database())
+        user = add_user(db, "eval-operator", Role.OPERATOR, "evaluation-only-password", by="eval", at=time.time())
+        for scenario in scenarios:
+
+            def copilot_for(live: LiveLine) -> CoPilot:
+                return CoPilot(local, line_view=live, library=library, actions=ActionService(db, line))
+
+            outcome, _ = run_scenario(scenario, line, copilot_for, user, speed=speed)
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+    return FaultReport(
+        outcomes=outcomes, provider=settings.provider, seconds=time.perf_counter() - started, speed=speed
+    )

@@ -1,0 +1,208 @@
+"""The offline provider: a grounded diagnosis with citations, readings and drafted proposals, no model needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from copilot.answer import RankedCause
+from copilot.diagnosis import ABSTAIN_BELOW, Candidate, rank
+from copilot.observe import Observation
+from copilot.remedies import adjustments
+from copilot.workbench import ToolRefused, Workbench, citation_from_record, reading_used
+from knowledge.citations import Citation
+from knowledge.errors import KnowledgeError
+
+# Only a cause this likely is worth an approver's time.
+DRAFT_AT = 0.5
+TOP_CAUSES = 3
+SUPPORTING_PASSAGES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adjustment:
+    tag: str
+    value: float
+    sentence: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnosis:
+    text: str
+    causes: tuple[RankedCause, ...]
+    abstained: bool
+
+
+def _adjustment(bench: Workbench, remedy: str) -> Adjustment | None:
+    writable = {t.name: t for t in bench.line.tags if t.writable}
+    for sentence, how, tag, amount in adjustments(remedy):
+        if tag not in writable:
+            continue
+        reading = bench.line_view.cache.reading(tag)
+        if reading is None or not reading.usable or not isinstance(reading.value, int | float):
+            bench.notes.append(f"no proposal for {tag}: its reading is not usable")
+            continue
+        current = float(reading.value)
+        value = current + amount if how == "by" else amount
+        normal = writable[tag].normal
+        if normal is not None and _further_out(current, value, normal.low, normal.high):
+            bench.notes.append(f"no proposal for {tag}: {value:g} would take it further from its normal band")
+            continue
+        return Adjustment(tag=tag, value=round(value, 6), sentence=sentence)
+    return None
+
+
+def _further_out(current: float, value: float, low: float, high: float) -> bool:
+    """A step that leaves a setpoint further outside its normal band than it already is."""
+
+    def distance(x: float) -> float:
+        return max(low - x, 0.0, x - high)
+
+    return distance(value) > distance(current)
+
+
+def _supporting(bench: Workbench, candidate: Candidate) -> list[Citation]:
+    record = candidate.record
+    query = f"{record.cause} {record.remedy}"[:500]
+    try:
+        found = bench.library.search(query, k=SUPPORTING_PASSAGES + 1, equipment=record.equipment or None)
+    except KnowledgeError as err:
+        bench.notes.append(f"manual search failed: {err}")
+        return []
+    # The passage of the row itself carries nothing new beside the row: prefer the procedure around it.
+    return [c for c in found if c.kind != "table"][:SUPPORTING_PASSAGES] or found[:1]
+
+
+def _cause(bench: Workbench, candidate: Candidate) -> RankedCause:
+    record = candidate.record
+    citations = [citation_from_record(record), *(citation_from_record(m) for m in candidate.merged)]
+    citations += _supporting(bench, candidate)
+    for citation in citations:
+        bench.citations.setdefault(citation.chunk_id, citation)
+    return RankedCause(
+        cause=record.cause,
+        confidence=candidate.confidence,
+        remedy=record.remedy,
+        code=record.code,
+        evidence_for=candidate.evidence_for,
+        evidence_against=candidate.evidence_against,
+        citations=tuple(citations),
+    )
+
+
+def _use_readings(bench: Workbench, observation: Observation, tags: list[str]) -> None:
+    for name in tags:
+        reading = observation.readings.get(name)
+        if reading is not None and reading.usable:
+            bench.readings_used.setdefault(name, reading_used(bench.line.tag(name), reading, observation))
+
+
+def _listing(observation: Observation) -> str:
+    parts = [f"alarm {a.code} ({a.priority}): {a.message}" for a in observation.alarms]
+    parts += [f"{d.tag} {d.detail}" for d in observation.deviations.values()]
+    return "; ".join(parts[:12]) + (" …" if len(parts) > 12 else "")
+
+
+def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosis:
+    """Rank the library's troubleshooting records against the live line and say what they support.
+
+    With `draft`, a setpoint change that the best cause's remedy asks for goes into the pipeline as a pending
+    proposal; without it (the grounding of a language model) nothing is proposed here.
+    """
+    if not bench.line_view.available:
+        reason = bench.line_view.cache.availability_reason or "not connected"
+        return Diagnosis(
+            text=(
+                f"I cannot diagnose now: the line is not available ({reason}). The values I last saw are stale, "
+                "and I do not reason on stale values. Check the connection to the line's OPC UA server."
+            ),
+            causes=(),
+            abstained=True,
+        )
+    observation = bench.observation()
+    try:
+        records = bench.library.records()
+    except KnowledgeError as err:
+        raise ToolRefused(f"the knowledge base cannot be read: {err}") from err
+    if not records:
+        return Diagnosis(
+            text=(
+                "I have no troubleshooting records to reason with: the knowledge base is empty. Ingest the plant "
+                "library with `copilot ingest` and ask again."
+            ),
+            causes=(),
+            abstained=True,
+        )
+    ranked = rank(observation, records, bench.line, question=question)
+    judged = len(bench.line.tags) - len(observation.unusable)
+    unusable_note = (
+        f" {len(observation.unusable)} tags were not usable and were left out: "
+        + ", ".join(f"{t} ({why})" for t, why in list(observation.unusable.items())[:6])
+        + "."
+        if observation.unusable
+        else ""
+    )
+    if not observation.deviations and not observation.alarms:
+        _use_readings(bench, observation, [t.name for t in bench.line.tags if t.normal is not None][:12])
+        return Diagnosis(
+            text=(
+                f"No fault found. I checked {judged} live tags: every one with a normal band reads inside it, none "
+                f"is frozen and no alarm is active.{unusable_note} If something looks wrong on the line, tell me "
+                "what you see."
+            ),
+            causes=(),
+            abstained=True,
+        )
+    if not ranked or ranked[0].score < ABSTAIN_BELOW:
+        _use_readings(bench, observation, list(observation.deviations))
+        best = f" The closest record, '{ranked[0].record.cause}', explains too little of it." if ranked else ""
+        return Diagnosis(
+            text=(
+                "I do not know what causes this. What I see outside normal: "
+                f"{_listing(observation)}. No troubleshooting record in the library matches it well enough.{best}"
+                f"{unusable_note} A technician should look at the equipment."
+            ),
+            causes=(),
+            abstained=True,
+        )
+    causes = [_cause(bench, c) for c in ranked[:TOP_CAUSES]]
+    _use_readings(bench, observation, list(observation.deviations))
+    top = ranked[0]
+    drafted = ""
+    if draft and top.confidence >= DRAFT_AT and (change := _adjustment(bench, top.record.remedy)) is not None:
+        proposal = bench.propose(
+            change.tag,
+            change.value,
+            f"{change.sentence} (remedy for: {top.record.cause[:200]})",
+            evidence=list(top.evidence_for),
+        )
+        verdict = (
+            "pending approval" + (" by an operator and a supervisor" if proposal.needs_supervisor else "")
+            if proposal.status == "pending"
+            else f"refused by policy: {'; '.join(proposal.reasons)}"
+        )
+        drafted = (
+            f"\n\nI drafted a setpoint change for approval: {proposal.tag} from {proposal.current:g} to "
+            f"{proposal.proposed:g} {proposal.unit}, {verdict}. Nothing is written until it is approved."
+            if proposal.current is not None
+            else f"\n\nI drafted a setpoint change for {proposal.tag}: {verdict}."
+        )
+    return Diagnosis(text=_compose(causes, observation, unusable_note) + drafted, causes=tuple(causes), abstained=False)
+
+
+def _compose(causes: list[RankedCause], observation: Observation, unusable_note: str) -> str:
+    top = causes[0]
+    source = top.citations[0].where() if top.citations else "the library"
+    lines = [
+        f"Most likely cause (confidence {top.confidence:.2f}): {top.cause}",
+        "",
+        "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + ".",
+    ]
+    if top.evidence_against:
+        lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
+    lines += ["", f"What to do ({source}): {top.remedy}"]
+    if len(causes) > 1:
+        lines += ["", "Other possible causes:"]
+        lines += [f"{i}. {c.cause} (confidence {c.confidence:.2f})" for i, c in enumerate(causes[1:], start=2)]
+    stamp = observation.at.strftime("%H:%M:%S UTC")
+    lines += ["", f"Based on the live values at {stamp}.{unusable_note}"]
+    return "\n".join(lines)

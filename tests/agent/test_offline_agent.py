@@ -1,0 +1,141 @@
+"""The co-pilot with the offline engine on a real simulated line and the real plant library."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import pytest
+
+from copilot.actions import Status
+from copilot.agent import CoPilot
+from copilot.errors import ConversationError
+from copilot.fault_eval import SimulatorThread
+from copilot.live import LiveLine
+from copilot.settings import Settings
+from copilot.workbench import ToolRefused, Workbench
+from knowledge import KnowledgeBase
+from knowledge.embedding import Embedder
+from tests.agent.conftest import Pipeline
+
+
+def inject(sim: SimulatorThread, fault: str, settle_s: float) -> None:
+    sim.call(partial(sim.sim.inject, fault))
+    time.sleep(settle_s)
+
+
+@pytest.fixture
+def copilot(agent_settings: Settings, live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline) -> CoPilot:
+    agent = CoPilot(agent_settings, line_view=live, library=library_kb, actions=pipeline.service)
+    yield agent
+    agent.close()
+
+
+def test_a_jam_is_explained_with_its_evidence_citations_and_readings(
+    copilot: CoPilot, line_sim: SimulatorThread, pipeline: Pipeline
+) -> None:
+    inject(line_sim, "conveyor_jam", 3.5)
+    answer = copilot.ask("Why did the infeed stop?", thread_id="jam", user=pipeline.operator)
+    assert answer.provider == "offline"
+    assert not answer.abstained
+    top = answer.causes[0]
+    assert "jam" in top.cause.lower()
+    assert 0.5 <= top.confidence <= 0.99
+    assert any("infeed.jam_detected" in e for e in top.evidence_for)
+    assert any("Infeed Conveyor" in c.title for c in top.citations)
+    assert "jam" in answer.text.lower()
+    assert "What to do" in answer.text
+    used = {r.tag: r for r in answer.readings}
+    assert used["infeed.jam_detected"].value is True
+    assert used["infeed.speed"].deviation == "down"
+    assert used["infeed.speed"].quality == "good"
+    assert used["infeed.speed"].source_time
+    # The jam's remedy only asks for a slower conveyor "if jams come back": nothing is drafted at once.
+    assert answer.proposals == ()
+    assert pipeline.service.list_actions() == []
+
+
+def test_a_healthy_line_gets_no_fault_found(copilot: CoPilot, pipeline: Pipeline) -> None:
+    answer = copilot.ask("Why did the filler stop?", thread_id="healthy", user=pipeline.operator)
+    assert answer.abstained
+    assert answer.causes == ()
+    assert answer.text.startswith("No fault found")
+    assert answer.readings, "it shows what it looked at"
+
+
+def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_asker(
+    copilot: CoPilot, line_sim: SimulatorThread, pipeline: Pipeline
+) -> None:
+    inject(line_sim, "capper_clutch_worn", 8.0)
+    first = copilot.ask("Why are caps loose?", thread_id="caps", user=pipeline.operator)
+    assert "clutch" in first.causes[0].cause.lower()
+    (proposal,) = first.proposals
+    assert proposal.tag == "capper.torque_sp"
+    assert proposal.status == "pending"
+    assert proposal.current is not None
+    assert proposal.proposed == pytest.approx(proposal.current + 0.1)
+    action = pipeline.service.get(proposal.action_id)
+    assert action.requested_by == "olga"
+    assert action.via_agent
+    assert action.status is Status.PENDING
+    assert action.approvals == []
+    # Asking again drafts nothing new: the pending proposal is the same one.
+    again = copilot.ask("And now?", thread_id="caps", user=pipeline.operator)
+    assert [p.action_id for p in again.proposals] == [proposal.action_id]
+    assert len(pipeline.service.list_actions()) == 1
+
+
+def test_a_line_that_is_down_gets_no_diagnosis(
+    copilot: CoPilot, line_sim: SimulatorThread, live: LiveLine, pipeline: Pipeline
+) -> None:
+    line_sim.stop()
+    deadline = time.monotonic() + 20
+    while live.available and time.monotonic() < deadline:
+        time.sleep(0.2)
+    answer = copilot.ask("Why did the filler stop?", thread_id="down", user=pipeline.operator)
+    assert answer.abstained
+    assert answer.causes == ()
+    assert "not available" in answer.text
+    assert "stale" in answer.text
+    bench = Workbench(live, copilot.library, pipeline.service, pipeline.operator)
+    with pytest.raises(ToolRefused, match="unavailable"):
+        bench.trend_summary("filler.bowl_level")
+    assert all(row["usable"] is False for row in bench.current_readings(equipment="filler"))
+
+
+def test_an_empty_knowledge_base_is_said_plainly(
+    agent_settings: Settings, live: LiveLine, embedder: Embedder, pipeline: Pipeline, tmp_path
+) -> None:
+    empty = KnowledgeBase(tmp_path / "empty", embedder=embedder)
+    agent = CoPilot(agent_settings, line_view=live, library=empty, actions=pipeline.service)
+    try:
+        answer = agent.ask("Why did the filler stop?", thread_id="empty", user=pipeline.operator)
+    finally:
+        agent.close()
+    assert answer.abstained
+    assert "knowledge base is empty" in answer.text
+    assert "copilot ingest" in answer.text
+
+
+def test_threads_survive_a_restart_and_belong_to_their_owner(
+    agent_settings: Settings, live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline
+) -> None:
+    first = CoPilot(agent_settings, line_view=live, library=library_kb, actions=pipeline.service)
+    first.ask("Anything wrong?", thread_id="shift-1", user=pipeline.operator)
+    first.close()
+    second = CoPilot(agent_settings, line_view=live, library=library_kb, actions=pipeline.service)
+    try:
+        second.ask("And the filler?", thread_id="shift-1", user=pipeline.operator)
+        history = second.thread_history("shift-1", pipeline.operator)
+        assert [role for role, _ in history] == ["user", "assistant", "user", "assistant"]
+        assert history[0][1] == "Anything wrong?"
+        assert history[2][1] == "And the filler?"
+        assert len(second.thread_answers("shift-1", pipeline.operator)) == 2
+        with pytest.raises(ConversationError, match="belongs to olga"):
+            second.ask("Let me see", thread_id="shift-1", user=pipeline.supervisor)
+        with pytest.raises(ConversationError, match="thread id"):
+            second.ask("Hello", thread_id="no spaces allowed", user=pipeline.operator)
+        with pytest.raises(ConversationError, match="empty"):
+            second.ask("   ", thread_id="shift-1", user=pipeline.operator)
+    finally:
+        second.close()
