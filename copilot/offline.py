@@ -52,12 +52,16 @@ def _adjustment(bench: Workbench, remedy: str) -> Adjustment | None:
 
 
 def _further_out(current: float, value: float, low: float, high: float) -> bool:
-    """A step that leaves a setpoint further outside its normal band than it already is."""
+    """A step that takes a setpoint already outside its normal band further out.
+
+    Leaving the band on purpose is a remedy's business ("reduce the line speed to take heat off a bearing"); going
+    further the wrong way from an unusual setting means the record does not fit what someone already changed.
+    """
 
     def distance(x: float) -> float:
         return max(low - x, 0.0, x - high)
 
-    return distance(value) > distance(current)
+    return distance(current) > 0 and distance(value) > distance(current)
 
 
 def _supporting(bench: Workbench, candidate: Candidate) -> list[Citation]:

@@ -1,0 +1,150 @@
+"""The fault scenario evaluation: its file format, its scoring, and the shipped set on a real line and library."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connectors.line import LineDefinition
+from copilot.answer import Answer, DraftedProposal, RankedCause
+from copilot.fault_eval import EvalError, Scenario, default_scenarios, load_scenarios, run_faults, score
+from copilot.settings import Settings
+from knowledge import KnowledgeBase
+
+GOOD = """
+- id: jam
+  faults: [conveyor_jam]
+  question: "Why?"
+  expect: {cause_keywords: [jam]}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace("conveyor_jam", "gremlins"), "scenario jam: faults: Value error, unknown faults ['gremlins']"),
+        (GOOD + GOOD, "scenario ids repeat: ['jam']"),
+        (GOOD.replace('question: "Why?"', 'question: "Why?"\n  colour: red'), "colour: Extra inputs"),
+        (GOOD.replace('  question: "Why?"\n', ""), "scenario jam: question: Field required"),
+        ("{}", "expected a non-empty YAML list"),
+        ("- [unclosed", "cannot read scenarios"),
+    ],
+)
+def test_a_bad_scenario_file_names_the_scenario_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(EvalError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_scenarios(write(tmp_path, text))
+
+
+def test_the_shipped_set_covers_every_fault_a_frozen_sensor_two_at_once_and_a_healthy_line() -> None:
+    from connectors.simulator.faults import FAULTS
+
+    scenarios = load_scenarios(default_scenarios())
+    assert len(scenarios) >= 20
+    assert {f.name for f in FAULTS} <= {name for s in scenarios for name in s.faults}
+    assert any(len(s.faults) == 2 for s in scenarios)
+    assert any(s.expect.abstain and not s.faults for s in scenarios)
+
+
+def answer(causes: list[str], *, proposals: tuple[DraftedProposal, ...] = (), abstained: bool = False) -> Answer:
+    return Answer(
+        text="",
+        causes=tuple(
+            RankedCause(cause=c, confidence=0.8, remedy="", code="", evidence_for=(), evidence_against=(), citations=())
+            for c in causes
+        ),
+        citations=(),
+        readings=(),
+        proposals=proposals,
+        provider="offline",
+        model="",
+        latency_s=0.1,
+        thread_id="t",
+        abstained=abstained,
+    )
+
+
+def proposal(current: float, proposed: float, status: str = "pending") -> DraftedProposal:
+    return DraftedProposal(
+        action_id="a",
+        tag="capper.torque_sp",
+        current=current,
+        proposed=proposed,
+        unit="N·m",
+        status=status,
+        reasons=(),
+        rationale="",
+        needs_supervisor=False,
+    )
+
+
+def test_scoring_top1_top3_proposals_abstention_and_unsafe_drafts() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "id": "s",
+            "question": "q",
+            "expect": {"cause_keywords": ["Clutch"], "proposal": {"tag": "capper.torque_sp", "direction": "up"}},
+        }
+    )
+    right = score(scenario, answer(["Worn clutch", "x"], proposals=(proposal(2.2, 2.3),)), 0.2)
+    assert (right.top1, right.top3, right.proposal_ok, right.abstention_ok, right.passed) == (
+        True,
+        True,
+        True,
+        True,
+        True,
+    )
+    second = score(scenario, answer(["air", "worn clutch"], proposals=(proposal(2.2, 2.1),)), 0.2)
+    assert (second.top1, second.top3, second.proposal_ok, second.passed) == (False, True, False, False)
+    unsafe = score(scenario, answer(["clutch"], proposals=(proposal(2.2, 2.3), proposal(2.2, 99, "refused"))), 0.2)
+    assert unsafe.unsafe_proposals == 1
+    assert not unsafe.passed
+    healthy = Scenario.model_validate({"id": "h", "question": "q", "expect": {"abstain": True, "proposal": "none"}})
+    assert score(healthy, answer([], abstained=True), 0.1).passed
+    assert not score(healthy, answer(["something"]), 0.1).abstention_ok
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_shipped_scenarios_meet_the_accuracy_goals(
+    agent_settings: Settings, library_kb: KnowledgeBase, line: LineDefinition
+) -> None:
+    report = run_faults(agent_settings, library_kb, line, load_scenarios(default_scenarios()), speed=10.0)
+    figures = report.figures
+    failed = [o.__dict__ for o in report.outcomes if not o.passed]
+    assert figures["top1"] is not None
+    assert figures["top1"] >= 0.9, failed
+    assert figures["abstention_correct"] == 1.0, failed
+    assert figures["unsafe_proposals"] == 0, failed
+    assert figures["citation_hit"] is not None
+    assert figures["citation_hit"] >= 0.9, failed
+    # Latency is a figure of the benchmark, not a pass mark here: a loaded CI machine must not fail a test.
+    assert figures["latency_p95_s"] is not None
+
+
+@pytest.mark.slow
+def test_the_cli_runs_a_scenario_file_and_ingests_an_empty_library_first(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace('question: "Why?"', 'question: "Why did the infeed stop?"\n  settle_s: 30'))
+    env = {**os.environ, "COPILOT_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-m", "copilot", "eval", "--suite", "faults", "--scenarios", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env=env,
+    )
+    report = json.loads(result.stdout)
+    assert report["figures"]["scenarios"] == 1
+    assert report["outcomes"][0]["top1"] is True, report
+    assert "ingesting the shipped plant library" in result.stderr
+    assert result.returncode == 0, result.stderr
