@@ -34,6 +34,7 @@ class AuditEvent(StrEnum):
     KILL_SWITCH_ON = "kill_switch_on"
     KILL_SWITCH_OFF = "kill_switch_off"
     USER_ADDED = "user_added"
+    PASSWORD_SET = "password_set"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,12 +13,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from connectors.alarms import ActiveAlarm
 from connectors.errors import ConnectorError
 from connectors.line import load_line
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import ask_ops, evaluation, kb_ops, line_ops, pipeline_ops
+from copilot import ask_ops, demo_ops, evaluation, kb_ops, line_ops, pipeline_ops
 from copilot.actions import Status
 from copilot.errors import CopilotError
 from copilot.settings import ConfigError, Settings, load_settings
@@ -200,33 +199,27 @@ def _print_readings(readings: list[Reading], availability: str) -> None:
     sys.stdout.flush()
 
 
-def _print_demo(readings: list[Reading], availability: str, alarms: list[ActiveAlarm]) -> None:
-    _print_readings(readings, availability)
-    for alarm in alarms:
-        typer.echo(
-            f"ALARM {alarm.priority.upper():<7} {alarm.code:<8} {alarm.message} ({alarm.tag} = {alarm.value:.4g})"
-        )
-    if not alarms:
-        typer.echo("no active alarms")
-
-
 @app.command()
 @friendly
 def demo(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port of the simulated line.")] = 4840,
+    console_port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port of the console.")] = 8501,
     speed: Annotated[float, typer.Option(min=0.1, max=1000, help="Simulated seconds per real second.")] = 1.0,
-    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between prints.")] = 2.0,
 ) -> None:
-    """Start the simulated line and watch it (the README's main command)."""
+    """The simulated line, the plant library, demo people and the console on 127.0.0.1 (Ctrl-C stops it all)."""
     settings = load_settings()
-    options = SimulatorOptions(port=port, speed=speed, data_dir=settings.ensure_data_dir())
 
-    def started(info: line_ops.SimStarted) -> None:
-        typer.echo(f"simulated line serving {info.tags} tags at {info.endpoint}")
-        typer.echo(f"inject a fault from another shell: copilot fault inject conveyor_jam --endpoint {info.endpoint}")
+    def started(url: str, endpoint: str, people: list[demo_ops.DemoPerson]) -> None:
+        typer.echo(f"simulated line at {endpoint}")
+        typer.echo("demo people (new passwords at every start):")
+        for person in people:
+            typer.echo(f"  {person.name:<6} {person.role.value:<12} {person.password}")
+        typer.echo(f"console: {url}")
+        typer.echo(f"inject a fault from another shell: copilot fault inject conveyor_jam --endpoint {endpoint}")
         typer.echo("press Ctrl-C to stop")
 
-    line_ops.run_demo(settings, options, interval_s=interval, on_started=started, emit=_print_demo)
+    demo_ops.run_demo(settings, line_port=port, console_port=console_port, speed=speed, say=typer.echo, started=started)
+    typer.echo("stopped")
 
 
 @app.command()

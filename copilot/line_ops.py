@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors import security
-from connectors.alarms import ActiveAlarm, AlarmEvaluator
 from connectors.client import LineClient
 from connectors.discovery import DiscoveredVariable, discover, draft_line
 from connectors.errors import ConnectorError
-from connectors.line import LineDefinition, NodeAddress, Priority, load_line
+from connectors.line import LineDefinition, NodeAddress, load_line
 from connectors.readings import Reading
 from connectors.security import ClientSecurity, SecurityMode
 from connectors.session import ConnectionOptions
@@ -168,54 +167,6 @@ def json_lines(readings: list[Reading]) -> Iterator[str]:
     stamp = datetime.now(UTC).isoformat()
     for reading in readings:
         yield json.dumps({**reading_json(reading), "printed_at": stamp})
-
-
-def demo_tags(line: LineDefinition) -> list[str]:
-    """One representative tag per equipment (the first numeric one with a normal band) for the demo view."""
-    chosen: list[str] = []
-    for equipment in line.equipment:
-        for tag in line.tags_of(equipment.id):
-            if tag.data_type.is_numeric and tag.normal is not None and tag.setpoint is None:
-                chosen.append(tag.name)
-                break
-    return chosen
-
-
-def run_demo(
-    settings: Settings,
-    options: SimulatorOptions,
-    *,
-    interval_s: float,
-    on_started: Callable[[SimStarted], None],
-    emit: Callable[[list[Reading], str, list[ActiveAlarm]], None],
-) -> None:
-    """The simulated line and a watching connector in one process, until Ctrl-C."""
-    line = load_line(settings.line)
-
-    async def main() -> None:
-        stop = _stop_on_signals()
-        async with SimulatedLine(line, options) as sim:
-            on_started(SimStarted(endpoint=sim.endpoint, secure=False, user=None, password=None, tags=len(line.tags)))
-            conn = ConnectionOptions(endpoint=sim.endpoint)
-            shown = demo_tags(line)
-            # Alarms are judged here from the line definition, as they would be against any vendor's server.
-            alarms = AlarmEvaluator(line)
-            async with LineClient(line, conn) as client:
-                await client.wait_available(10.0)
-                while not stop.is_set():
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=interval_s)
-                    latest = client.cache.readings()
-                    values = {t: r.value for t, r in latest.items() if r is not None and r.usable}
-                    active = alarms.evaluate(values, time_s=asyncio.get_running_loop().time())
-                    readings = [r for t, r in latest.items() if t in shown and r is not None]
-                    emit(readings, client.cache.availability.value, sorted(active.values(), key=_by_priority))
-
-    asyncio.run(main())
-
-
-def _by_priority(alarm: ActiveAlarm) -> tuple[int, str]:
-    return (-Priority(alarm.priority).rank, alarm.code)
 
 
 def format_value(reading: Reading) -> str:

@@ -53,6 +53,19 @@ def add_user(db: Database, name: str, role: Role, password: str, *, by: str, at:
     return User(name=name, role=role, active=True)
 
 
+def set_password(db: Database, name: str, password: str, *, by: str, at: float) -> User:
+    """Give an existing person a new password (the demo does this at every start); audited, never logged."""
+    if len(password) < MIN_PASSWORD:
+        raise NotAllowed(f"the password must have at least {MIN_PASSWORD} characters")
+    with db.session() as s:
+        row = s.get(UserRow, name)
+        if row is None:
+            raise NotAllowed(f"no user {name!r}; `copilot users list` shows them")
+        row.password_hash = _HASHER.hash(password)
+        audit.append(s, AuditEvent.PASSWORD_SET, actor=by, at=at, details={"user": name})
+        return User(name=row.name, role=Role(row.role), active=row.active)
+
+
 def list_users(db: Database) -> list[User]:
     with db.session() as s:
         rows = s.execute(select(UserRow).order_by(UserRow.name)).scalars().all()
