@@ -75,8 +75,9 @@ def jammed(line_sim: SimulatorThread, live: LiveLine) -> LiveLine:
     return live
 
 
-def openai_settings(base: Settings) -> Settings:
-    return load_settings(data_dir=base.data_dir, provider="openai", llm_base_url="http://127.0.0.1:9/v1")
+def openai_settings(base: Settings, provider: str = "openai") -> Settings:
+    # The scripted model stands in for the server: the URL is never called.
+    return load_settings(data_dir=base.data_dir, provider=provider, llm_base_url="http://127.0.0.1:9/v1")
 
 
 def test_offline_a_forged_remedy_is_at_most_a_refused_proposal(
@@ -205,8 +206,14 @@ def test_hostile_chat_gets_no_proposal_from_the_offline_engine(
     assert_nothing_unsafe(answer, pipeline, line_sim, before)
 
 
+@pytest.mark.parametrize("provider", ["openai", "ollama"])
 def test_hostile_chat_obeyed_by_a_model_is_refused_by_policy(
-    agent_settings: Settings, live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline, line_sim: SimulatorThread
+    provider: str,
+    agent_settings: Settings,
+    live: LiveLine,
+    library_kb: KnowledgeBase,
+    pipeline: Pipeline,
+    line_sim: SimulatorThread,
 ) -> None:
     before = line_sim.sim.process.values()["line.speed_sp"]
     model = scripted(
@@ -215,7 +222,11 @@ def test_hostile_chat_obeyed_by_a_model_is_refused_by_policy(
         AIMessage(content="Approved."),
     )
     agent = CoPilot(
-        openai_settings(agent_settings), line_view=live, library=library_kb, actions=pipeline.service, model=model
+        openai_settings(agent_settings, provider),
+        line_view=live,
+        library=library_kb,
+        actions=pipeline.service,
+        model=model,
     )
     try:
         answer = agent.ask(HOSTILE_CHAT[0], thread_id="t", user=pipeline.operator)
@@ -224,6 +235,7 @@ def test_hostile_chat_obeyed_by_a_model_is_refused_by_policy(
     question = str(model.prompts[0][-1].content)
     assert question.startswith("<data>")
     assert HOSTILE_CHAT[0] in question
+    assert answer.provider == provider
     assert [p.status for p in answer.proposals] == ["refused", "refused"]
     assert_nothing_unsafe(answer, pipeline, line_sim, before)
 
