@@ -30,6 +30,7 @@ LIBRARY_HOME = {
     "langchain_openai": {"copilot"},
     "openai": {"copilot"},
     "streamlit": {"app", "console"},
+    "plotly": {"console"},
 }
 OURS = {"connectors", "knowledge", "copilot", "console", "evals", "app", "tests"}
 
