@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -59,12 +60,16 @@ def render(action_id: str, who: User, *, key: str) -> None:
     with st.container(border=True):
         st.markdown(f"**Proposed change: {action.tag}** · {STATUS_MARK.get(action.status, action.status.value)}")
         current = "unknown" if action.old_value is None else f"{action.old_value:g}"
-        columns = st.columns(3)
-        columns[0].metric("Current", f"{current} {action.unit}")
-        columns[1].metric("Proposed", f"{action.new_value:g} {action.unit}")
-        if tag is not None and tag.setpoint is not None:
-            envelope = tag.setpoint.envelope
-            columns[2].metric("Allowed range", f"{envelope.low:g} to {envelope.high:g}")
+        envelope = (
+            f" · allowed {tag.setpoint.envelope.low:g} to {tag.setpoint.envelope.high:g} {action.unit}"
+            if tag is not None and tag.setpoint is not None
+            else ""
+        )
+        st.markdown(
+            f'<div class="change">{html.escape(current)} → <b>{action.new_value:g}</b> {html.escape(action.unit)}'
+            f"<small>{html.escape(envelope)}</small></div>",
+            unsafe_allow_html=True,
+        )
         st.caption(f"Requested by {action.requested_by}" + (" through the co-pilot" if action.via_agent else ""))
         st.write(f"Reason: {action.reason}")
         if action.refusals:

@@ -30,6 +30,8 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 .tile.dim .value, .tile.dim .name { color: #7b8794; }
 .alarm { padding: 6px 10px; border-radius: 6px; margin-bottom: 4px; font-size: 1.05rem; border: 2px solid #52606d; }
 .alarm.urgent, .alarm.high { border-color: #b42318; }
+.change { font-size: 1.6rem; margin: 4px 0 8px 0; }
+.change small { font-size: 1rem; color: #52606d; }
 .conn { font-weight: 700; font-size: 1.05rem; }
 .conn.ok { color: #1b5e20; }
 .conn.down { color: #b42318; }
