@@ -7,23 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from console import actions_page, chat_page, line_page, services, session, signin, troubleshooting_page, widgets
-from copilot.users import Role, User
-
-
-def pages_for(who: User) -> list[st.Page]:
-    """What each role is offered; the action pipeline enforces the same rules again on every click."""
-    line = st.Page(line_page.render, title="Line", icon=":material/monitoring:", url_path="line", default=True)
-    chat = st.Page(chat_page.render, title="Co-pilot", icon=":material/forum:", url_path="copilot")
-    search = st.Page(
-        troubleshooting_page.render, title="Troubleshooting", icon=":material/build:", url_path="troubleshooting"
-    )
-    actions = st.Page(actions_page.render, title="Actions and audit", icon=":material/task_alt:", url_path="actions")
-    if who.role is Role.MAINTENANCE:
-        return [line, search, chat, actions]
-    if who.role is Role.ADMIN:
-        return [line, search, actions]
-    return [line, chat, search, actions]
+from console import navigation, services, session, signin, widgets
 
 
 @st.fragment(run_every=timedelta(seconds=2))
@@ -56,7 +40,7 @@ def main() -> None:
             session.sign_out()
             st.rerun()
         connection_state()
-    st.navigation(pages_for(who)).run()
+    st.navigation(navigation.pages_for(who)).run()
 
 
 main()

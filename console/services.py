@@ -21,6 +21,8 @@ from copilot.settings import ConfigError, load_settings
 from copilot.users import User
 from knowledge import KnowledgeBase, KnowledgeError
 
+_started: list[LiveLine | CoPilot] = []  # what shutdown() must stop
+
 
 @st.cache_resource(show_spinner=False)
 def context() -> Context:
@@ -38,6 +40,7 @@ def live_line() -> LiveLine:
         history_samples=ctx.settings.history_samples,
         publishing_interval_ms=ctx.settings.publishing_interval_ms,
     )
+    _started.append(line)
     return line.start()
 
 
@@ -49,7 +52,20 @@ def knowledge() -> KnowledgeBase:
 @st.cache_resource(show_spinner=False)
 def copilot() -> CoPilot:
     ctx = context()
-    return CoPilot(ctx.settings, line_view=live_line(), library=knowledge(), actions=ctx.service)
+    agent = CoPilot(ctx.settings, line_view=live_line(), library=knowledge(), actions=ctx.service)
+    _started.append(agent)
+    return agent
+
+
+def shutdown() -> None:
+    """Stop the line connection and close the thread store, then forget every shared service (tests, restarts)."""
+    while _started:
+        item = _started.pop()
+        if isinstance(item, LiveLine):
+            item.stop()
+        else:
+            item.close()
+    st.cache_resource.clear()
 
 
 def ask(question: str, *, thread_id: str, user: User) -> Answer:
