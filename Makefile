@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python -m evals.bench_subscription
 	$(BIN)/python -m evals.bench_knowledge
 	$(BIN)/copilot eval --suite retrieval
+	$(BIN)/copilot eval --suite faults
+	$(BIN)/python -m evals.bench_console
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

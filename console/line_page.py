@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
@@ -39,25 +40,24 @@ def _live() -> None:
     readings = live.cache.readings()
     newest = max((r.source_time for r in readings.values() if r is not None and r.source_time), default=None)
     stamp = newest.isoformat() if newest else ""
-    st.markdown(
-        f'<div id="newest-value" data-ts="{stamp}">Newest value {widgets.clock(newest)}</div>',
-        unsafe_allow_html=True,
-    )
+    # One HTML block per refresh: every session reruns this each second, and one element is far cheaper to
+    # diff and send than a hundred.
+    parts = [f'<div id="newest-value" data-ts="{stamp}">Newest value {widgets.clock(newest)}</div>']
     alarms = live.alarms()
-    st.markdown(f"**Active alarms ({len(alarms)})**")
+    parts.append(f"<p><b>Active alarms ({len(alarms)})</b></p>")
     if alarms:
-        st.markdown("".join(widgets.alarm_row(a) for a in alarms), unsafe_allow_html=True)
+        parts.extend(widgets.alarm_row(a) for a in alarms)
     elif live.available:
-        st.markdown("✓ No active alarm")
+        parts.append("<p>✓ No active alarm</p>")
     else:
-        st.markdown("Alarm state unknown while the line is unavailable")
+        parts.append("<p>Alarm state unknown while the line is unavailable</p>")
     for equipment in ctx.line.equipment:
         tags = [t for t in ctx.line.tags_of(equipment.id) if t.setpoint is None or t.writable]
-        st.markdown(f"**{equipment.name}**")
-        st.markdown(
-            '<div class="tiles">' + "".join(widgets.tile(t, readings.get(t.name), now) for t in tags) + "</div>",
-            unsafe_allow_html=True,
+        parts.append(f"<p><b>{html.escape(equipment.name)}</b></p>")
+        parts.append(
+            '<div class="tiles">' + "".join(widgets.tile(t, readings.get(t.name), now) for t in tags) + "</div>"
         )
+    st.markdown("".join(parts), unsafe_allow_html=True)
 
 
 @st.fragment(run_every=timedelta(seconds=2))

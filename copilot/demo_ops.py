@@ -155,6 +155,7 @@ def run_demo(
                 "--server.headless=true",
                 "--browser.gatherUsageStats=false",
                 "--server.fileWatcherType=none",
+                "--client.toolbarMode=viewer",
             ],
             env,
             console_log,

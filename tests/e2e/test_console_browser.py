@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, TABLET, Demo
+from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET, Demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
