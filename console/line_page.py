@@ -1,90 +1,111 @@
-"""The line: live tiles per equipment, active alarms by priority, and trends with their limits, every second."""
+"""The line: connection state, active alarms by priority, live tiles per equipment and trends with their limits."""
 
 from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from connectors.line import AlarmKind
-from console import services, widgets
+from connectors.errors import LineUnavailable
+from connectors.readings import Availability
+from console import services, trends, widgets
+from console.messages import ADVICE, run_safely
+from copilot.live import LiveLine
 
 TREND_WINDOWS = {"2 minutes": 120, "10 minutes": 600, "30 minutes": 1800, "1 hour": 3600}
+ALL_EQUIPMENT = "All equipment"
+MAX_TRENDS = 4
+SLOW_CONNECT_S = 15.0  # a first connection slower than this is a problem to act on, not a wait
+LINE_DOWN_ADVICE = dict(ADVICE)[LineUnavailable]
 
 
 def render() -> None:
     st.title("Line")
-    _live()
-    st.subheader("Trends")
     ctx = services.context()
+    equipment = {e.name: e.id for e in ctx.line.equipment}
+    chosen = st.pills("Equipment", [ALL_EQUIPMENT, *equipment], default=ALL_EQUIPMENT, key="line_equipment")
+    shown = list(equipment.values()) if chosen in (None, ALL_EQUIPMENT) else [equipment[str(chosen)]]
+    _live(shown)
+    st.subheader("Trends")
     numeric = [t.name for t in ctx.line.tags if t.data_type.is_numeric]
     left, right = st.columns([3, 1])
-    chosen = left.multiselect(
-        "Tags to trend", numeric, default=st.session_state.get("trend_tags", []), max_selections=4, key="trend_tags"
+    picked = left.multiselect(
+        f"Tags to trend (up to {MAX_TRENDS})", numeric, max_selections=MAX_TRENDS, key="trend_tags"
     )
     window = right.selectbox("Window", list(TREND_WINDOWS), index=1, key="trend_window")
-    if chosen:
-        _trends(chosen, TREND_WINDOWS[window])
+    if picked:
+        _trends(picked, TREND_WINDOWS[window])
     else:
-        st.caption("Choose up to four tags to see their trends with the normal band and alarm limits.")
+        st.caption("Choose tags to see their trends with the normal band shaded and the alarm limits drawn.")
+
+
+def connection_banner(live: LiveLine) -> None:
+    """Said in words at the top of the live view, so nobody reads last-known values as live ones."""
+    state, reason = live.availability
+    endpoint = live.endpoint
+    waited = (datetime.now(UTC) - live.cache.availability_since).total_seconds()
+    if state is Availability.CONNECTING and waited < SLOW_CONNECT_S:
+        st.info(f"Connecting to the line at {endpoint}… values appear as soon as the first ones arrive.")
+    elif state is Availability.CONNECTING:
+        st.error(f"Still no connection to the line at {endpoint} after {waited:.0f} s.\n\n{LINE_DOWN_ADVICE}")
+    elif state is Availability.UNAVAILABLE:
+        st.error(
+            f"Line unavailable: {reason}. The values below are the last ones received, greyed with their age, "
+            f"and alarms cannot be judged.\n\n{LINE_DOWN_ADVICE}",
+            icon=":material/link_off:",
+        )
+    elif state is Availability.STOPPED:
+        st.error("The console's connection to the line is stopped. Restart the console to reconnect.")
 
 
 @st.fragment(run_every=timedelta(seconds=1))
-def _live() -> None:
-    # A fragment reruns alone: the tiles refresh every second without rerunning (or flickering) the page.
-    live = services.live_line()
+def _live(equipment_ids: list[str]) -> None:
+    # A fragment reruns alone: the values refresh every second without rerunning (or flickering) the page.
+    live = run_safely("connecting to the line", services.live_line)
+    if live is None:
+        return
     ctx = services.context()
     now = datetime.now(UTC)
     readings = live.cache.readings()
+    connection_banner(live)
     newest = max((r.source_time for r in readings.values() if r is not None and r.source_time), default=None)
     stamp = newest.isoformat() if newest else ""
-    # One HTML block per refresh: every session reruns this each second, and one element is far cheaper to
-    # diff and send than a hundred.
-    parts = [f'<div id="newest-value" data-ts="{stamp}">Newest value {widgets.clock(newest)}</div>']
+    state = "● Line connected" if live.available else "✕ Line not connected"
+    # #newest-value carries the newest source time for the browser test and the load benchmark.
+    st.markdown(
+        f'<div id="newest-value" data-ts="{stamp}"><b>{state}</b> · newest value {widgets.clock(newest)} '
+        f"<small>({html.escape(live.endpoint)})</small></div>",
+        unsafe_allow_html=True,
+    )
     alarms = live.alarms()
-    parts.append(f"<p><b>Active alarms ({len(alarms)})</b></p>")
+    st.markdown(f"#### Active alarms ({len(alarms)})" if live.available else "#### Active alarms")
     if alarms:
-        parts.extend(widgets.alarm_row(a) for a in alarms)
+        units = {t.name: t.unit for t in ctx.line.tags}
+        st.markdown("".join(widgets.alarm_row(a, unit=units.get(a.tag, "")) for a in alarms), unsafe_allow_html=True)
     elif live.available:
-        parts.append("<p>✓ No active alarm</p>")
+        st.markdown("✓ No active alarm")
     else:
-        parts.append("<p>Alarm state unknown while the line is unavailable</p>")
+        st.markdown("Alarm state unknown while the line is unavailable")
     for equipment in ctx.line.equipment:
-        tags = [t for t in ctx.line.tags_of(equipment.id) if t.setpoint is None or t.writable]
-        parts.append(f"<p><b>{html.escape(equipment.name)}</b></p>")
-        parts.append(
-            '<div class="tiles">' + "".join(widgets.tile(t, readings.get(t.name), now) for t in tags) + "</div>"
-        )
-    st.markdown("".join(parts), unsafe_allow_html=True)
+        if equipment.id not in equipment_ids:
+            continue
+        st.markdown(f"#### {equipment.name}")
+        st.markdown(widgets.tiles(ctx.line.tags_of(equipment.id), readings, now), unsafe_allow_html=True)
 
 
-@st.fragment(run_every=timedelta(seconds=2))
+@st.fragment(run_every=timedelta(seconds=1))
 def _trends(tags: list[str], window_s: int) -> None:
-    live = services.live_line()
+    live = run_safely("connecting to the line", services.live_line)
+    if live is None:
+        return
     ctx = services.context()
     since = datetime.now(UTC) - timedelta(seconds=window_s)
     columns = st.columns(2)
     for i, name in enumerate(tags):
-        tag = ctx.line.tag(name)
         frame = live.cache.history(name, since=since)
-        good = frame[frame["good"]]
-        figure = go.Figure(go.Scatter(x=good.index, y=good["value"], mode="lines", name=name))
-        if tag.normal is not None:
-            figure.add_hrect(y0=tag.normal.low, y1=tag.normal.high, fillcolor="#2e7d32", opacity=0.12, line_width=0)
-        for alarm in tag.alarms:
-            if alarm.kind is not AlarmKind.ON and alarm.limit is not None:
-                figure.add_hline(
-                    y=alarm.limit,
-                    line_dash="dash",
-                    line_color="#b42318",
-                    annotation_text=f"{alarm.code} {alarm.kind.value.replace('_', '-')}",
-                )
-        figure.update_layout(
-            title=f"{name} ({tag.unit})" if tag.unit else name,
-            height=280,
-            margin={"l": 10, "r": 10, "t": 40, "b": 10},
-            showlegend=False,
-        )
-        columns[i % 2].plotly_chart(figure, width="stretch", key=f"trend-{name}")
+        column = columns[i % 2]
+        if frame.empty:
+            column.info(f"{name}: no samples in this window yet.")
+            continue
+        column.plotly_chart(trends.trend_figure(ctx.line.tag(name), frame), width="stretch", key=f"trend-{name}")

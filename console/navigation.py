@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from console import actions_page, chat_page, line_page, troubleshooting_page
+from console.messages import shown_errors
 from copilot.users import Role, User
 
 
@@ -28,17 +29,32 @@ ACTIONS = PageSpec(
     title="Actions and audit", render=actions_page.render, icon=":material/task_alt:", url_path="actions"
 )
 
+# Operators and supervisors run the line; maintenance asks and requests but cannot approve (the card says so);
+# admins manage people and the write switch and never request changes (Role.may_request), so no co-pilot.
+PAGES: dict[Role, tuple[PageSpec, ...]] = {
+    Role.OPERATOR: (LINE, CHAT, SEARCH, ACTIONS),
+    Role.SUPERVISOR: (LINE, CHAT, SEARCH, ACTIONS),
+    Role.MAINTENANCE: (LINE, SEARCH, CHAT, ACTIONS),
+    Role.ADMIN: (LINE, SEARCH, ACTIONS),
+}
 
-def page_specs(who: User) -> list[PageSpec]:
-    if who.role is Role.MAINTENANCE:
-        return [LINE, SEARCH, CHAT, ACTIONS]  # maintenance may ask and request, not approve
-    if who.role is Role.ADMIN:
-        return [LINE, SEARCH, ACTIONS]  # admins manage people and the switch; they do not run the line
-    return [LINE, CHAT, SEARCH, ACTIONS]
+
+def page_specs(who: User) -> tuple[PageSpec, ...]:
+    return PAGES[who.role]
+
+
+def guarded(spec: PageSpec) -> Callable[[], None]:
+    """The page with our errors shown as messages, so a failure deep in a page never becomes a traceback."""
+
+    def page() -> None:
+        with shown_errors(f"showing the {spec.title} page"):
+            spec.render()
+
+    return page
 
 
 def pages_for(who: User) -> list[st.Page]:
     return [
-        st.Page(spec.render, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=(spec is LINE))
+        st.Page(guarded(spec), title=spec.title, icon=spec.icon, url_path=spec.url_path, default=(spec is LINE))
         for spec in page_specs(who)
     ]

@@ -1,31 +1,28 @@
-"""A proposal as a card: tag, current and proposed value, envelope, reasons and evidence, and who may decide."""
+"""A proposal as a card: tag, current and proposed value, envelope, reasons, evidence, and who may decide now."""
 
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+import time
+from contextlib import suppress
+from typing import Any
 
 import streamlit as st
 
-from console import services
+from connectors.line import Tag
+from connectors.readings import Reading
+from console import services, session, widgets
+from console.messages import OURS, run_safely
 from copilot import pipeline_ops
 from copilot.actions import Action, Status
+from copilot.line_ops import format_value
 from copilot.users import Role, User
 
-STATUS_MARK = {
-    Status.PENDING: "waiting for approval",
-    Status.APPROVED: "✓ approved, being executed",
-    Status.WRITING: "✎ writing",
-    Status.SUCCEEDED: "✓ written and read back",
-    Status.FAILED: "✗ failed",
-    Status.UNVERIFIED: "? written, not confirmed",
-    Status.REFUSED: "refused by the rules",
-    Status.REJECTED: "✗ rejected",
-    Status.EXPIRED: "expired",
-}
+ARTICLE = {Role.OPERATOR: "An", Role.ADMIN: "An", Role.MAINTENANCE: "A", Role.SUPERVISOR: "A"}
 
 
 def approvals_text(action: Action) -> str:
+    """`2 approvals needed, one of them a supervisor's; given: otto (operator)`."""
     given = [a for a in action.approvals if a.decision == "approve"]
     names = ", ".join(f"{a.user} ({a.role})" for a in given) or "none yet"
     needed = f"{action.approvals_needed} approval{'s' if action.approvals_needed > 1 else ''}"
@@ -34,13 +31,16 @@ def approvals_text(action: Action) -> str:
 
 
 def may_decide(who: User, action: Action) -> tuple[bool, str]:
-    """Whether `who` may approve or reject it now, and if not, why (shown instead of the buttons)."""
+    """Whether `who` may approve or reject it now and, if not, why (shown instead of the buttons).
+
+    The action pipeline checks all of this again on the click; this only spares people a button that must fail.
+    """
     if action.status is not Status.PENDING:
         return False, ""
-    if not who.role.may_approve:
-        return False, f"A {who.role.value} cannot approve changes."
     if who.name == action.requested_by:
         return False, "You asked for this change: someone else must approve it."
+    if not who.role.may_approve:
+        return False, f"{ARTICLE[who.role]} {who.role.value} cannot approve changes; an operator or a supervisor can."
     if any(a.user == who.name for a in action.approvals):
         return False, "You have approved it already; it waits for another person."
     given = [a for a in action.approvals if a.decision == "approve"]
@@ -51,55 +51,132 @@ def may_decide(who: User, action: Action) -> tuple[bool, str]:
     return True, ""
 
 
-def render(action_id: str, who: User, *, key: str) -> None:
+def outcome_text(action: Action) -> tuple[bool, str]:
+    """(good news?, what happened) after an approval, in the words of the person who clicked."""
+    if action.status is Status.SUCCEEDED:
+        back = "" if action.read_back is None else f": read back {action.read_back:g} {action.unit}"
+        return True, f"Approved and written to the line{back}."
+    if action.status is Status.PENDING:
+        return True, "Your approval is recorded; the change waits for the next approval."
+    if action.status in (Status.FAILED, Status.UNVERIFIED):
+        return False, f"Approved, but {widgets.STATUS_MARK[action.status]}: {action.result or 'no reason given'}"
+    return True, f"Approved: {widgets.STATUS_MARK.get(action.status, action.status.value)}."
+
+
+def _envelope(tag: Tag | None, unit: str) -> str:
+    if tag is None or tag.setpoint is None:
+        return ""
+    if not tag.writable:
+        return "not writable by the co-pilot: the line definition keeps this setpoint for people at the panel"
+    sp = tag.setpoint
+    return f"allowed {sp.envelope.low:g} to {sp.envelope.high:g} {unit}, at most ±{sp.max_step:g} per change"
+
+
+def _live(tag: Tag | None) -> Reading | None:
+    if tag is None:
+        return None
+    # The sidebar already says when the line is down; a card without its live value is still a valid card.
+    with suppress(*OURS):
+        return services.live_line().cache.readings([tag.name]).get(tag.name)
+    return None
+
+
+def _evidence_line(item: Any) -> str:
+    if isinstance(item, dict):
+        return "; ".join(f"{k}: {v}" for k, v in item.items())
+    return str(item)
+
+
+def render(action_id: str, who: User, *, key: str, decide: bool = True, notices: str | None = None) -> None:
+    """The card of one action; with `decide` False it never offers buttons (another card on the page does).
+
+    The outcome of a click shows on the card itself after the rerun, or where the page shows `notices` when the
+    card may not be on the page any more (a decided action leaves the list of pending ones).
+    """
     ctx = services.context()
-    action = services.run_safely("reading the proposal", ctx.service.get, action_id)
+    action = run_safely("reading the proposal", ctx.service.get, action_id)
     if action is None:
         return
     tag = ctx.line.tag(action.tag) if action.tag in {t.name for t in ctx.line.tags} else None
     with st.container(border=True):
-        st.markdown(f"**Proposed change: {action.tag}** · {STATUS_MARK.get(action.status, action.status.value)}")
-        current = "unknown" if action.old_value is None else f"{action.old_value:g}"
-        envelope = (
-            f" · allowed {tag.setpoint.envelope.low:g} to {tag.setpoint.envelope.high:g} {action.unit}"
-            if tag is not None and tag.setpoint is not None
-            else ""
+        session.show_notice(action.id)
+        st.markdown(
+            f"**Proposed change: {action.tag}** · {widgets.STATUS_MARK.get(action.status, action.status.value)}"
         )
+        current = "unknown" if action.old_value is None else f"{action.old_value:g}"
         st.markdown(
             f'<div class="change">{html.escape(current)} → <b>{action.new_value:g}</b> {html.escape(action.unit)}'
-            f"<small>{html.escape(envelope)}</small></div>",
+            f"<br><small>{html.escape(_envelope(tag, action.unit))}</small></div>",
             unsafe_allow_html=True,
         )
-        st.caption(f"Requested by {action.requested_by}" + (" through the co-pilot" if action.via_agent else ""))
-        st.write(f"Reason: {action.reason}")
+        reading = _live(tag) if not action.status.final else None
+        if reading is not None:
+            live = f"{format_value(reading)} {action.unit}".strip()
+            quality = widgets.QUALITY_WORD[reading.quality]
+            st.caption(f"Live value now: {live} ({quality}, {widgets.clock(reading.source_time)})")
+        via = " through the co-pilot" if action.via_agent else ""
+        st.caption(f"Requested by {action.requested_by}{via} at {widgets.when(action.created_at)} · id {action.id[:8]}")
+        st.markdown(f"**Reason:** {action.reason}")
         if action.refusals:
-            st.error("Refused: " + "; ".join(action.refusals))
+            st.error("Refused by the rules:\n" + "\n".join(f"- {r}" for r in action.refusals))
         if action.evidence:
-            with st.expander("Evidence"):
-                for item in action.evidence:
-                    st.write(f"- {item}")
-        st.write(approvals_text(action))
+            with st.expander(f"Evidence ({len(action.evidence)})"):
+                st.markdown("\n".join(f"- {_evidence_line(item)}" for item in action.evidence))
+        st.markdown(approvals_text(action))
+        _timing(action)
         if action.result:
             st.caption(f"Result: {action.result}")
-        allowed, why = may_decide(who, action)
-        if not allowed:
-            if why:
-                st.info(why)
-            return
-        left, right = st.columns(2)
-        if left.button("Approve", key=f"approve-{key}", type="primary"):
-            with st.spinner("Approving; the last approval writes to the line..."):
-                done = services.run_safely("approving", pipeline_ops.approve, ctx, who, action.id)
-            if done is not None:
-                st.success(f"Approved: {STATUS_MARK.get(done.status, done.status.value)}")
-                st.rerun()
-        reason = right.text_input("Reason to reject", key=f"reject-reason-{key}")
-        if right.button("Reject", key=f"reject-{key}"):
-            if not reason.strip():
-                right.error("A rejection needs a reason.")
-            elif services.run_safely("rejecting", ctx.service.reject, action.id, who, reason) is not None:
-                st.rerun()
+        for decision in (a for a in action.approvals if a.decision == "reject"):
+            st.caption(f"Rejected by {decision.user} ({decision.role}): {decision.reason}")
+        if decide:
+            _decisions(action, who, key=key, notices=notices or action.id)
 
 
-def when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _timing(action: Action) -> None:
+    if action.status is not Status.PENDING:
+        return
+    left = action.expires_at - time.time()
+    st.caption(f"Expires at {widgets.when(action.expires_at)} (in {widgets.duration_text(left)}) unless decided.")
+    for approval in (a for a in action.approvals if a.decision == "approve"):
+        st.caption(f"{approval.user}'s approval holds until {widgets.when(approval.expires_at)}.")
+
+
+def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
+    allowed, why = may_decide(who, action)
+    if not allowed:
+        if why:
+            st.info(why)
+        if action.status is Status.PENDING and who.name == action.requested_by:
+            _reject(action, who, key=key, notices=notices, label="Withdraw", doing="withdrawing the proposal")
+        return
+    ctx = services.context()
+    enabled, state = ctx.service.writes_enabled()
+    given = [a for a in action.approvals if a.decision == "approve"]
+    completes = len(given) + 1 >= action.approvals_needed
+    left, right = st.columns(2)
+    if completes and not enabled:
+        # The last approval executes at once, and the executor refuses everything while writes are off:
+        # approving now would only record a failed write.
+        left.warning(f"Writes to the line are switched off ({state}). Approve once a supervisor switches them on.")
+    elif left.button("Approve", key=f"approve-{key}", type="primary", width="stretch"):
+        with st.spinner("Approving; the last approval writes to the line and reads it back…"):
+            done = run_safely("approving", pipeline_ops.approve, ctx, who, action.id)
+        if done is not None:
+            good, text = outcome_text(done)
+            session.notify(notices, ok=good, text=f"{action.tag}: {text}")
+            st.rerun()
+    with right:
+        _reject(action, who, key=key, notices=notices, label="Reject", doing="rejecting")
+
+
+def _reject(action: Action, who: User, *, key: str, notices: str, label: str, doing: str) -> None:
+    ctx = services.context()
+    slug = label.lower()
+    reason = st.text_input(f"Reason to {slug}", key=f"{slug}-reason-{key}")
+    if st.button(label, key=f"{slug}-{key}", width="stretch"):
+        if not reason.strip():
+            st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")
+        elif run_safely(doing, ctx.service.reject, action.id, who, reason) is not None:
+            done = "Withdrawn" if label == "Withdraw" else "Rejected"
+            session.notify(notices, ok=True, text=f"{action.tag}: {done}: {reason}")
+            st.rerun()

@@ -1,25 +1,23 @@
-"""Shared services of the console, one per server process (st.cache_resource), and friendly errors around them."""
+"""Shared services of the console, one per server process (st.cache_resource), used by every session."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from connectors.errors import ConnectorError
 from copilot import pipeline_ops
-from copilot.agent import CoPilot
 from copilot.answer import Answer
-from copilot.errors import CopilotError
 from copilot.kb_ops import open_kb
 from copilot.line_ops import connection
 from copilot.live import LiveLine
 from copilot.pipeline_ops import Context
-from copilot.settings import ConfigError, load_settings
-from copilot.users import User
-from knowledge import KnowledgeBase, KnowledgeError
+from copilot.settings import load_settings
+from copilot.users import User, get_user
+
+if TYPE_CHECKING:
+    from copilot.agent import CoPilot
+    from knowledge import KnowledgeBase
 
 _started: list[LiveLine | CoPilot] = []  # what shutdown() must stop
 
@@ -51,6 +49,9 @@ def knowledge() -> KnowledgeBase:
 
 @st.cache_resource(show_spinner=False)
 def copilot() -> CoPilot:
+    # Imported here: LangGraph and a model client load only once somebody opens the co-pilot.
+    from copilot.agent import CoPilot
+
     ctx = context()
     agent = CoPilot(ctx.settings, line_view=live_line(), library=knowledge(), actions=ctx.service)
     _started.append(agent)
@@ -68,33 +69,19 @@ def shutdown() -> None:
     st.cache_resource.clear()
 
 
+def person(name: str) -> User:
+    """The person as the database knows them now; raises NotAllowed once they are removed or deactivated."""
+    return get_user(context().db, name)
+
+
 def ask(question: str, *, thread_id: str, user: User) -> Answer:
-    """The one call the chat page makes; tests replace it."""
+    """The one call the chat page makes to the co-pilot; tests replace it."""
     return copilot().ask(question, thread_id=thread_id, user=user)
 
 
 def thread_answers(thread_id: str, user: User) -> list[tuple[str, Answer | None]]:
-    """(question, answer) pairs of a thread, oldest first."""
+    """(question, answer) pairs of a conversation, oldest first; a question still unanswered has None."""
     agent = copilot()
-    history = agent.thread_history(thread_id, user)
+    questions = [text for role, text in agent.thread_history(thread_id, user) if role == "user"]
     answers = agent.thread_answers(thread_id, user)
-    questions = [text for role, text in history if role == "user"]
     return [(q, answers[i] if i < len(answers) else None) for i, q in enumerate(questions)]
-
-
-@contextmanager
-def shown_errors(doing: str) -> Iterator[None]:
-    """Our errors as one clear message on the page, never a traceback; the page goes on below it."""
-    try:
-        yield
-    except ConfigError as err:
-        st.error(f"Configuration problem while {doing}: {err}")
-    except (CopilotError, ConnectorError, KnowledgeError) as err:
-        st.error(f"Could not finish {doing}: {err}")
-
-
-def run_safely(doing: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call `func`; on one of our errors show it and return None."""
-    with shown_errors(doing):
-        return func(*args, **kwargs)
-    return None

@@ -1,10 +1,20 @@
-"""Troubleshooting search for maintenance: passages by symptom with filters, and cause/remedy records by code."""
+"""Troubleshooting: passages of the plant library by symptom or code with filters, and cause/remedy records."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from console import services
+from console import services, session
+from console.messages import run_safely
+from console.session import Search
+from console.widgets import document_line
+from knowledge.citations import Citation, RecordHit
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeBase  # the store and the model load only when the page is opened
 
 DOC_TYPES = {
     "any": None,
@@ -13,58 +23,116 @@ DOC_TYPES = {
     "SOPs": "sop",
     "alarm lists": "alarm_list",
 }
+ANY = "any"
+RESULTS = 8
+PREVIEW = 280  # characters of a passage shown before it is opened
+# An alarm code as printed on a panel (CAP-301, E-204); anything else is looked up as a symptom.
+CODE = re.compile(r"^[A-Za-z]{1,5}-?\d{1,5}$")
+EMPTY_LIBRARY = (
+    "The knowledge base is empty: no manuals or work instructions are loaded, so there is nothing to search. "
+    "Ingest the plant library with `copilot ingest knowledge/library` (or your own documents), then reload this page."
+)
 
 
 def render() -> None:
     st.title("Troubleshooting")
-    ctx = services.context()
-    library = services.run_safely("opening the knowledge base", services.knowledge)
+    with st.spinner("Opening the plant library (the first time loads the search model)…"):
+        library = run_safely("opening the knowledge base", services.knowledge)
     if library is None:
         return
-    if library.chunk_count() == 0:
-        st.warning("The knowledge base is empty. Ingest the plant library with `copilot ingest PATH` and reload.")
+    count = run_safely("reading the knowledge base", library.chunk_count)
+    if count is None:
         return
-    equipment_names = {"any": None} | {e.name: e.id for e in ctx.line.equipment}
+    if count == 0:
+        st.error(EMPTY_LIBRARY, icon=":material/menu_book:")
+        return
+    st.caption(f"{count} passages from the plant library")
+    _search(library)
+    _records(library)
+
+
+def _equipment() -> dict[str, str | None]:
+    return {ANY: None} | {e.name: e.id for e in services.context().line.equipment}
+
+
+def _search(library: KnowledgeBase) -> None:
+    equipment = _equipment()
     with st.form("search"):
         query = st.text_input("Symptom, alarm code or question", placeholder="e.g. caps loose and leaking, CAP-301")
         left, right = st.columns(2)
-        equipment = left.selectbox("Equipment", list(equipment_names))
-        doc_type = right.selectbox("Document type", list(DOC_TYPES))
+        where = left.selectbox("Equipment", list(equipment))
+        kind = right.selectbox("Document type", list(DOC_TYPES))
         searched = st.form_submit_button("Search", type="primary")
-    if searched and query.strip():
-        found = services.run_safely(
-            "searching",
-            library.search,
-            query,
-            k=8,
-            equipment=equipment_names[equipment],
-            doc_type=DOC_TYPES[doc_type],
+    if searched:
+        if not query.strip():
+            st.warning("Type a symptom, an alarm code or a question first.")
+            return
+        session.remember_search(Search(query=query.strip(), equipment=equipment[where], doc_type=DOC_TYPES[kind]))
+    wanted = session.last_search()
+    if wanted is None:
+        return
+    found = run_safely(
+        "searching the plant library",
+        library.search,
+        wanted.query,
+        k=RESULTS,
+        equipment=wanted.equipment,
+        doc_type=wanted.doc_type,
+    )
+    if found is None:
+        return
+    if not found:
+        st.info("Nothing matched. Try other words, or set a filter back to “any”.")
+    for rank, citation in enumerate(found, start=1):
+        _result(rank, citation)
+
+
+def _result(rank: int, citation: Citation) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{rank}. {citation.where()}**")
+        st.caption(document_line(citation))
+        flat = " ".join(citation.text.split())
+        st.write(flat if len(flat) <= PREVIEW else flat[: PREVIEW - 1] + "…")
+        with st.expander("Full passage"):
+            st.text(citation.text)
+
+
+def _records(library: KnowledgeBase) -> None:
+    st.subheader("Cause and remedy")
+    line = services.context().line
+    codes = {f"{alarm.code} · {alarm.message}": alarm.code for _, alarm in line.alarms()}
+    left, right = st.columns(2)
+    picked = left.selectbox(
+        "Alarm code of this line", list(codes), index=None, placeholder="choose an alarm", key="record-alarm"
+    )
+    typed = right.text_input(
+        "Or another code or a symptom", placeholder="e.g. E-204, labels creased", key="record-code"
+    ).strip()
+    wanted = typed or (codes[picked] if picked else "")
+    if not wanted:
+        st.caption("Pick an alarm or type a code or symptom to see its probable causes and remedies.")
+        return
+    if CODE.match(wanted):
+        records = run_safely("looking up records", library.records, None, code=wanted.upper())
+    else:
+        records = run_safely("looking up records", library.records, wanted)
+    if records is None:
+        return
+    if not records:
+        st.info(f"No troubleshooting record for {wanted}. Search the passages above instead.")
+    for record in records:
+        _record(record)
+
+
+def _record(record: RecordHit) -> None:
+    with st.container(border=True):
+        where = ", ".join(
+            part for part in (record.title, record.section, f"p. {record.page}" if record.page else "") if part
         )
-        if found is not None and not found:
-            st.info("Nothing matched. Try other words, or remove a filter.")
-        for i, citation in enumerate(found or [], start=1):
-            with st.container(border=True):
-                st.markdown(f"**{i}. {citation.where()}**")
-                st.caption(f"{citation.title} · revision {citation.revision or '-'} · score {citation.score:.3f}")
-                first = citation.text.strip().splitlines()[0] if citation.text.strip() else ""
-                st.write(first[:240])
-                with st.expander("Full passage"):
-                    st.text(citation.text)
-    st.subheader("Cause and remedy by alarm code")
-    code = st.text_input("Alarm code", placeholder="e.g. INF-101", key="record-code")
-    if code.strip():
-        records = services.run_safely("looking up records", library.records, code=code.strip()) or []
-        if not records:
-            st.info(f"No troubleshooting record for {code.strip().upper()}.")
-        for record in records:
-            with st.container(border=True):
-                st.markdown(
-                    f"**{record.code}** · {record.title}, {record.section}"
-                    + (f", p. {record.page}" if record.page else "")
-                )
-                if record.symptom:
-                    st.write(f"Seen: {record.symptom}")
-                st.write(f"Cause: {record.cause}")
-                st.write(f"Remedy: {record.remedy}")
-                if record.related_tags:
-                    st.caption("Related tags: " + ", ".join(record.related_tags))
+        st.markdown(f"**{record.code or record.symptom}** · {where}")
+        if record.symptom and record.code:
+            st.markdown(f"**Seen:** {record.symptom}")
+        st.markdown(f"**Cause:** {record.cause}")
+        st.markdown(f"**Remedy:** {record.remedy}")
+        if record.related_tags:
+            st.caption("Related tags: " + ", ".join(record.related_tags))

@@ -1,36 +1,53 @@
-"""Pieces the pages share: tablet styling, value tiles, alarm rows, and how a value or a time reads on screen."""
+"""Pieces the pages share: tablet styling, value tiles, alarm rows, and how a value, a time or a status reads."""
 
 from __future__ import annotations
 
 import html
+import re
+import time
 from datetime import UTC, datetime
+from pathlib import PurePath
 
 import streamlit as st
 
 from connectors.alarms import ActiveAlarm
 from connectors.line import Tag
 from connectors.readings import Quality, Reading
+from copilot.actions import Status
 from copilot.line_ops import format_value
+from knowledge.citations import Citation
 
-# Sized for a 10-inch tablet at arm's length: big type, 48 px touch targets, nothing wider than the screen.
+# Sized for a 10-inch tablet at arm's length: 18 px type, 48 px touch targets, nothing wider than the screen.
 TABLET_CSS = """
 <style>
 html, body, [class*="css"] { font-size: 18px; }
-.block-container { padding-top: 1.2rem; max-width: 100%; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stAppDeployButton"] { display: none; }
+/* Blue, not Streamlit's red, for "go" actions: on a line red means alarm or stop. */
+button[kind^="primary"] { background-color: #1f5fae !important; border-color: #1f5fae !important;
+  color: #fff !important; }
+button[kind^="primary"]:hover { background-color: #174a88 !important; border-color: #174a88 !important; }
+button[data-variant="pills"] { min-height: 48px; font-size: 1rem; }
+button[data-variant="pills"][data-selected="true"] { background: #e3ecf7 !important;
+  border: 2px solid #1f5fae !important; color: #102a43 !important; }
+[data-baseweb="tag"] { background-color: #1f5fae !important; }
 .stButton button, .stDownloadButton button, .stFormSubmitButton button { min-height: 48px; min-width: 96px;
   font-size: 1.05rem; }
 div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-size: 1.05rem; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 8px; }
-.tile { border: 2px solid #9aa5b1; border-radius: 8px; padding: 6px 10px; background: #ffffff; }
+[data-testid="stSidebarNav"] a { min-height: 48px; font-size: 1.05rem; }
+[data-testid="stExpander"] summary { min-height: 48px; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 8px; margin-bottom: 8px; }
+.tile { border: 2px solid #9aa5b1; border-radius: 8px; padding: 6px 10px; background: #ffffff; min-width: 0; }
 .tile .name { font-size: 0.85rem; color: #3e4c59; overflow-wrap: anywhere; }
-.tile .value { font-size: 1.45rem; font-weight: 700; color: #102a43; }
-.tile .state { font-size: 0.8rem; }
-.tile.out { border-color: #b54708; }
+.tile .value { font-size: 1.45rem; font-weight: 700; color: #102a43; overflow-wrap: anywhere; }
+.tile .state { font-size: 0.8rem; color: #3e4c59; }
+.tile.out { border-color: #b54708; border-width: 3px; }
 .tile.dim { background: #eceff1; border-style: dashed; }
-.tile.dim .value, .tile.dim .name { color: #7b8794; }
-.alarm { padding: 6px 10px; border-radius: 6px; margin-bottom: 4px; font-size: 1.05rem; border: 2px solid #52606d; }
-.alarm.urgent, .alarm.high { border-color: #b42318; }
-.change { font-size: 1.6rem; margin: 4px 0 8px 0; }
+.tile.dim .value, .tile.dim .name, .tile.dim .state { color: #7b8794; }
+.alarm { padding: 6px 10px; border-radius: 6px; margin-bottom: 4px; font-size: 1.05rem; border: 2px solid #52606d;
+  overflow-wrap: anywhere; }
+.alarm.urgent, .alarm.high { border-color: #b42318; border-width: 3px; }
+.change { font-size: 1.6rem; margin: 4px 0 8px 0; overflow-wrap: anywhere; }
 .change small { font-size: 1rem; color: #52606d; }
 .conn { font-weight: 700; font-size: 1.05rem; }
 .conn.ok { color: #1b5e20; }
@@ -38,14 +55,47 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 </style>
 """
 
+# Priority is said in words and a shape, so it reads the same without colour (and in a grey screenshot).
 PRIORITY_MARK = {"urgent": "■■ URGENT", "high": "▲ HIGH", "medium": "◆ MEDIUM", "low": "● LOW"}
-QUALITY_MARK = {
+QUALITY_WORD = {
     Quality.GOOD: "good",
     Quality.UNCERTAIN: "uncertain",
     Quality.BAD: "BAD",
     Quality.STALE: "STALE",
     Quality.UNAVAILABLE: "line down",
 }
+
+# How a person asks about actions: by these groups, not by the pipeline's finer states.
+STATUS_GROUPS: dict[str, tuple[Status, ...]] = {
+    "pending": (Status.PENDING,),
+    "approved": (Status.APPROVED, Status.WRITING),
+    "executed": (Status.SUCCEEDED,),
+    "failed": (Status.FAILED, Status.UNVERIFIED),
+    "refused": (Status.REFUSED,),
+    "rejected": (Status.REJECTED,),
+    "expired": (Status.EXPIRED,),
+}
+GROUP_OF = {status: group for group, members in STATUS_GROUPS.items() for status in members}
+STATUS_MARK = {
+    Status.PENDING: "○ waiting for approval",
+    Status.APPROVED: "✓ approved, being executed",
+    Status.WRITING: "✎ writing to the line",
+    Status.SUCCEEDED: "✓ written and read back",
+    Status.FAILED: "✗ failed, nothing written",
+    Status.UNVERIFIED: "? written, read-back not confirmed",
+    Status.REFUSED: "✗ refused by the rules",
+    Status.REJECTED: "✗ rejected",
+    Status.EXPIRED: "✗ expired, nobody decided in time",
+}
+
+
+def document_line(citation: Citation) -> str:
+    """`manual · revision C · capper-manual.pdf`, leaving out what the document does not say; safe for st.caption."""
+    kind = citation.doc_type.replace("_", " ")
+    revision = f"revision {citation.revision}" if citation.revision else ""
+    text = " · ".join(part for part in (kind, revision, PurePath(citation.source).name) if part)
+    # st.caption reads Markdown: a file name such as fill_level_guide.md must not turn into italics.
+    return re.sub(r"([\\`*_\[\]<>#|~-])", r"\\\1", text)
 
 
 def apply_tablet_style() -> None:
@@ -56,7 +106,17 @@ def clock(stamp: datetime | None) -> str:
     return stamp.astimezone(UTC).strftime("%H:%M:%S UTC") if stamp else "no timestamp"
 
 
+def when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def moment(epoch: float) -> str:
+    """Short for tables: `11-25 06:42:26` (UTC)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d %H:%M:%S")
+
+
 def age_text(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
     if seconds < 90:
         return f"{seconds:.0f} s old"
     if seconds < 5400:
@@ -64,40 +124,71 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h old"
 
 
+def duration_text(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def short_name(tag: Tag) -> str:
+    """`bowl level` for `filler.bowl_level`: the tile sits under its equipment's heading already."""
+    return tag.name.split(".", 1)[1].replace("_", " ")
+
+
+def _band_state(tag: Tag, reading: Reading) -> str | None:
+    value = reading.value
+    if tag.normal is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value > tag.normal.high:
+        return f"▲ above normal {tag.normal.low:g} to {tag.normal.high:g}"
+    if value < tag.normal.low:
+        return f"▼ below normal {tag.normal.low:g} to {tag.normal.high:g}"
+    return None
+
+
 def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
     """One value as an HTML tile; text from the line definition and the server is escaped."""
-    name = html.escape(tag.name.split(".", 1)[1].replace("_", " "))
+    name = html.escape(short_name(tag))
+    data_tag = html.escape(tag.name)
     if reading is None:
         return (
-            f'<div class="tile dim"><div class="name">{name}</div><div class="value">—</div>'
-            '<div class="state">no reading yet</div></div>'
+            f'<div class="tile dim" data-tag="{data_tag}" data-quality="none"><div class="name">{name}</div>'
+            '<div class="value">—</div><div class="state">no reading yet</div></div>'
         )
     value = html.escape(format_value(reading))
     unit = html.escape(tag.unit) if not isinstance(reading.value, bool) else ""
     classes = ["tile"]
-    state = QUALITY_MARK[reading.quality]
+    state = QUALITY_WORD[reading.quality]
     if not reading.usable:
-        classes.append("dim")  # greyed and dashed, with the age: a stale value must never pass for a live one
+        # Greyed, dashed and aged: a value that is not live must never pass for one.
+        classes.append("dim")
         state = f"{state} · {age_text(reading.age_s(now))}"
-    elif (
-        tag.normal is not None
-        and isinstance(reading.value, int | float)
-        and not isinstance(reading.value, bool)
-        and not tag.normal.contains(float(reading.value))
-    ):
+    elif (band := _band_state(tag, reading)) is not None:
         classes.append("out")
-        state = f"outside normal {tag.normal.low:g} to {tag.normal.high:g}"
+        state = band
     title = html.escape(f"{tag.name}: {tag.description}")
     return (
-        f'<div class="{" ".join(classes)}" title="{title}" data-tag="{html.escape(tag.name)}">'
-        f'<div class="name">{name}</div><div class="value">{value} <small>{unit}</small></div>'
-        f'<div class="state">{html.escape(state)}</div></div>'
+        f'<div class="{" ".join(classes)}" title="{title}" data-tag="{data_tag}" '
+        f'data-quality="{reading.quality.value}"><div class="name">{name}</div>'
+        f'<div class="value">{value} <small>{unit}</small></div><div class="state">{html.escape(state)}</div></div>'
     )
 
 
-def alarm_row(alarm: ActiveAlarm) -> str:
+def tiles(tags: list[Tag], readings: dict[str, Reading | None], now: datetime) -> str:
+    return '<div class="tiles">' + "".join(tile(t, readings.get(t.name), now) for t in tags) + "</div>"
+
+
+def alarm_row(alarm: ActiveAlarm, *, unit: str = "") -> str:
+    """Priority as a shape and a word, the code, the message, the value against its limit, and for how long."""
     mark = PRIORITY_MARK.get(alarm.priority, alarm.priority.upper())
+    value = ("ON" if alarm.value else "off") if isinstance(alarm.value, bool) else f"{alarm.value:.4g} {unit}".strip()
+    limit = f", limit {alarm.limit:g}" if alarm.limit is not None else ""
+    lasting = duration_text(time.monotonic() - alarm.since_s)  # since_s is on this process's monotonic clock
     return (
-        f'<div class="alarm {html.escape(alarm.priority)}"><b>{mark}</b> {html.escape(alarm.code)} · '
-        f"{html.escape(alarm.message)} <small>({html.escape(alarm.tag)})</small></div>"
+        f'<div class="alarm {html.escape(alarm.priority)}" data-code="{html.escape(alarm.code)}">'
+        f"<b>{mark}</b> · {html.escape(alarm.code)} · {html.escape(alarm.message)} "
+        f"<small>({html.escape(alarm.tag)} {html.escape(value)}{limit}; for {lasting})</small></div>"
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import openai
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -14,10 +16,25 @@ from copilot.errors import ModelUnavailable
 from copilot.settings import Settings
 
 
+class _ChatCompletions(ChatOpenAI):
+    """ChatOpenAI whose assistant messages always carry text content, as strict servers require."""
+
+    def _get_request_payload(
+        self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+        # An assistant turn that only calls tools is sent with content null; llama.cpp's server (and others that
+        # validate against the OpenAI schema strictly) answer 500 to that, so every turn after a tool call failed.
+        for message in payload.get("messages", []):
+            if message.get("role") == "assistant" and message.get("content") is None:
+                message["content"] = ""
+        return payload
+
+
 def chat_model(settings: Settings) -> BaseChatModel:
     """The configured model; one call per request, no retries, a hard timeout and a token limit the server sees."""
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    return ChatOpenAI(
+    return _ChatCompletions(
         base_url=settings.model_base_url(),
         model=settings.llm_model,
         api_key=SecretStr(key),

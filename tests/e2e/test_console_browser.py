@@ -60,6 +60,8 @@ def test_operator_and_supervisor_change_the_line_through_the_copilot(demo: Demo,
     page.goto(demo.url)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
     assert page.locator(".tile").count() == 0, "no line data before sign-in"
+    expect(page.get_by_label("User name")).to_be_visible()
+    expect(page.get_by_label("Password", exact=True)).to_be_visible()
     page.screenshot(path=shots / "sign-in.png")
 
     # A live value changes on the Line page without a reload.
@@ -69,6 +71,8 @@ def test_operator_and_supervisor_change_the_line_through_the_copilot(demo: Demo,
     while tile_value(page, "filler.bowl_level") == first and time.monotonic() < deadline:
         time.sleep(0.5)
     assert tile_value(page, "filler.bowl_level") != first
+    # The sidebar's connection state refreshes every 2 s; it must agree with the page once it has.
+    expect(page.locator(".conn.ok")).to_be_visible(timeout=10_000)
     page.screenshot(path=shots / "line.png")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "no horizontal scrolling"
 

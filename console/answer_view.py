@@ -1,0 +1,99 @@
+"""One co-pilot answer on screen: the text, ranked causes, sources, live values used, notes and proposal cards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import streamlit as st
+
+from console import proposal_card
+from console.widgets import document_line
+from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
+from copilot.users import User
+
+OFFLINE_LABEL = "Offline diagnosis engine · no language model · built from the live values and the plant library"
+STREAM_BUDGET_S = 1.5  # long answers stream faster: nobody should wait for the typing effect
+
+
+def words(text: str) -> Iterator[str]:
+    """The answer word by word for st.write_stream; it is complete already, but people start reading at once."""
+    parts = text.split(" ")
+    pause = min(0.02, STREAM_BUDGET_S / max(len(parts), 1))
+    for part in parts:
+        yield part + " "
+        time.sleep(pause)
+
+
+def provider_label(answer: Answer) -> str:
+    if answer.provider == "offline":
+        return OFFLINE_LABEL
+    return f"Language model {answer.model} ({answer.provider}) · causes ranked from the live values and the library"
+
+
+def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None:
+    st.caption(provider_label(answer))
+    if stream:
+        st.write_stream(words(answer.text))
+    else:
+        st.markdown(answer.text)
+    if answer.abstained:
+        st.info("The evidence did not point to a cause, so the co-pilot says what it saw instead of guessing.")
+    if answer.causes:
+        _causes(answer.causes)
+    if answer.citations:
+        st.markdown("**Sources**")
+        for i, citation in enumerate(answer.citations, start=1):
+            with st.expander(f"[{i}] {citation.where()}"):
+                st.caption(document_line(citation))
+                st.text(citation.text)
+    if answer.readings:
+        with st.expander(f"Live values used ({len(answer.readings)})"):
+            st.dataframe(readings_table(answer.readings), hide_index=True, width="stretch")
+    for note in answer.notes:
+        st.caption(f"Note: {note}")
+    for i, drafted in enumerate(answer.proposals):
+        _proposal(drafted, who, key=f"{key}-{i}")
+    st.caption(f"Answered in {answer.latency_s:.2f} s")
+
+
+def _causes(causes: tuple[RankedCause, ...]) -> None:
+    st.markdown("**Ranked causes**")
+    for rank, cause in enumerate(causes, start=1):
+        code = f" [{cause.code}]" if cause.code else ""
+        st.progress(
+            min(max(cause.confidence, 0.0), 1.0),
+            text=f"{rank}. {cause.cause}{code} · confidence {cause.confidence:.2f}",
+        )
+        with st.expander(f"Evidence, remedy and sources for cause {rank}"):
+            lines = [f"- for: {e}" for e in cause.evidence_for] + [f"- against: {e}" for e in cause.evidence_against]
+            if lines:
+                st.markdown("\n".join(lines))
+            st.markdown(f"**What to do:** {cause.remedy}")
+            for citation in cause.citations:
+                st.caption(f"Source: {citation.where()}")
+
+
+def readings_table(readings: tuple[ReadingUsed, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "tag": r.tag,
+                "value": f"{r.value} {r.unit}".strip(),
+                "quality": r.quality,
+                "source time (UTC)": r.source_time or "no timestamp",
+                "normal": r.normal or "",
+                "deviation": r.deviation or "",
+            }
+            for r in readings
+        ]
+    )
+
+
+def _proposal(drafted: DraftedProposal, who: User, *, key: str) -> None:
+    if not drafted.action_id:
+        # Not recorded in the pipeline, so there is nothing to approve; say what was meant and why not.
+        st.warning(f"Proposed change to {drafted.tag} not recorded: " + ("; ".join(drafted.reasons) or "no reason"))
+        return
+    proposal_card.render(drafted.action_id, who, key=key)

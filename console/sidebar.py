@@ -1,0 +1,55 @@
+"""The sidebar on every page after sign-in: who is signed in, sign out, and the line's connection state."""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+import streamlit as st
+
+from console import services, session, signin
+from console.messages import OURS, describe, run_safely
+from copilot.errors import NotAllowed
+from copilot.users import User
+
+
+def current_person(who: User) -> User | None:
+    """The signed-in person as the database knows them now; a removed or deactivated person is signed out."""
+    try:
+        now = services.person(who.name)
+    except NotAllowed:
+        session.sign_out()
+        session.notify(signin.NOTICES, ok=False, text=f"{who.name} is no longer an active user: signed out.")
+        return None
+    except OURS as err:
+        st.error(describe("checking who is signed in", err))
+        return who
+    session.refresh(now)
+    return now
+
+
+def render(who: User) -> None:
+    with st.sidebar:
+        st.markdown(f"**{html.escape(who.name)}** · {who.role.value}")
+        if st.button("Sign out", width="stretch"):
+            session.sign_out()
+            st.rerun()
+        connection_state()
+
+
+@st.fragment(run_every=timedelta(seconds=2))
+def connection_state() -> None:
+    # Every 2 s, not every second: it runs in every session on every page, and the Line page says it each second.
+    live = run_safely("connecting to the line", services.live_line)
+    if live is None:
+        return
+    state, reason = live.availability
+    endpoint = html.escape(live.endpoint)
+    if live.available:
+        st.markdown(f'<div class="conn ok">● Line connected</div><small>{endpoint}</small>', unsafe_allow_html=True)
+    else:
+        st.markdown(
+            f'<div class="conn down">✕ Line {html.escape(state.value)}</div>'
+            f"<small>{html.escape(reason)}<br>{endpoint}</small>",
+            unsafe_allow_html=True,
+        )

@@ -1,0 +1,125 @@
+"""Sign-in and the router: nothing before sign-in, one message for a wrong password, sign-out, clear start-up errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from streamlit.testing.v1 import AppTest
+
+from console.navigation import page_specs
+from copilot.db import UserRow
+from copilot.users import Role, User
+from tests.console.conftest import PASSWORD, ROOT, Console, button, sidebar_text, text_of
+
+
+@pytest.mark.parametrize(
+    ("role", "titles"),
+    [
+        (Role.OPERATOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
+        (Role.SUPERVISOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
+        (Role.MAINTENANCE, ["Line", "Troubleshooting", "Co-pilot", "Actions and audit"]),
+        (Role.ADMIN, ["Line", "Troubleshooting", "Actions and audit"]),
+    ],
+)
+def test_each_role_is_offered_its_pages(role: Role, titles: list[str]) -> None:
+    assert [p.title for p in page_specs(User(name="x", role=role, active=True))] == titles
+
+
+def test_nothing_shows_before_sign_in_and_a_wrong_password_is_one_message(console: Console) -> None:
+    app = console.app()
+    page = text_of(app)
+    assert "Line co-pilot" in page
+    assert "Bottling Line 1 · sign in with your plant account" in page
+    assert "data-tag=" not in page, "no line data before sign-in"
+    assert not app.sidebar.markdown, "no line state and no person before sign-in"
+    assert [b.label for b in app.button] == ["Sign in"]
+
+    button(app, "Sign in").click().run()
+    assert [e.value for e in app.error] == ["Type your user name and your password."]
+
+    app.text_input[0].input("olga")
+    app.text_input[1].input("not the password")
+    button(app, "Sign in").click().run()
+    assert [e.value for e in app.error] == [
+        "Unknown user or wrong password. Check both and try again; ask your supervisor if you have no account."
+    ]
+    assert "user" not in app.session_state
+
+    app.text_input[0].input("nobody")
+    app.text_input[1].input(PASSWORD)
+    button(app, "Sign in").click().run()
+    assert app.error[0].value.startswith("Unknown user or wrong password."), "an unknown name reads the same"
+    assert not app.exception
+
+
+def test_sign_in_opens_the_line_and_sign_out_closes_everything(console: Console) -> None:
+    app = console.app()
+    app.text_input[0].input("olga")
+    app.text_input[1].input(PASSWORD)
+    button(app, "Sign in").click().run()
+    assert app.session_state["user"].name == "olga"
+    page = text_of(app)
+    assert "newest value" in page
+    assert 'data-tag="filler.bowl_level"' in page
+    side = sidebar_text(app)
+    assert "**olga** · operator" in side
+    assert "● Line connected" in side
+    assert console.sim is not None
+    assert console.sim.sim.endpoint in side
+
+    button(app, "Sign out").click().run()
+    assert "user" not in app.session_state
+    assert "data-tag=" not in text_of(app)
+    assert [b.label for b in app.button] == ["Sign in"]
+    assert not app.exception
+
+
+def test_a_person_deactivated_since_sign_in_is_signed_out(console: Console) -> None:
+    app = console.app("otto")
+    assert "**otto** · operator" in sidebar_text(app)
+    with console.ctx.db.session() as s:
+        s.execute(update(UserRow).where(UserRow.name == "otto").values(active=False))
+    app.run()
+    assert "user" not in app.session_state
+    assert "otto is no longer an active user: signed out." in [e.value for e in app.error]
+    assert "data-tag=" not in text_of(app)
+
+
+def test_a_bad_setting_is_a_clear_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COPILOT_ENDPOINT", "http://plc-line1:4840/")
+    from console import services
+
+    services.shutdown()
+    try:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        [error] = [e.value for e in app.error]
+        assert error.startswith("Could not finish opening the console's database: invalid configuration: endpoint")
+        assert "COPILOT_ENDPOINT" in error
+        assert "Fix that setting (COPILOT_* environment variable or copilot.toml) and restart the console." in error
+        assert not app.exception
+        assert not app.text_input, "no sign-in form without a working configuration"
+    finally:
+        services.shutdown()
+
+
+def test_an_unusable_database_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be", encoding="utf-8")
+    monkeypatch.setenv("COPILOT_DATABASE_URL", f"sqlite:///{blocker}/copilot.db")
+    from console import services
+
+    services.shutdown()
+    try:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        [error] = [e.value for e in app.error]
+        assert "cannot open the database" in error
+        assert "Check that the database (COPILOT_DATABASE_URL, or copilot.db in the data directory)" in error
+        assert not app.exception
+    finally:
+        services.shutdown()
