@@ -156,6 +156,9 @@ def run_demo(
                 "--browser.gatherUsageStats=false",
                 "--server.fileWatcherType=none",
                 "--client.toolbarMode=viewer",
+                # Streamlit runs a full garbage collection after every script run, fragments included: with
+                # torch and Chroma in the heap that was over half of the console's CPU with one Line page open.
+                "--runner.postScriptGC=false",
             ],
             env,
             console_log,
