@@ -47,7 +47,7 @@ def sign_out(page: Page) -> None:
 
 def open_page(page: Page, title: str) -> None:
     page.get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name=title, exact=True, level=1)).to_be_visible(timeout=15_000)
 
 
 def tile_value(page: Page, tag: str) -> str:
