@@ -115,15 +115,6 @@ def moment(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d %H:%M:%S")
 
 
-def age_text(seconds: float) -> str:
-    seconds = max(seconds, 0.0)
-    if seconds < 90:
-        return f"{seconds:.0f} s old"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min old"
-    return f"{seconds / 3600:.1f} h old"
-
-
 def duration_text(seconds: float) -> str:
     seconds = max(seconds, 0.0)
     if seconds < 90:
@@ -131,6 +122,10 @@ def duration_text(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def age_text(seconds: float) -> str:
+    return f"{duration_text(seconds)} old"
 
 
 def short_name(tag: Tag) -> str:
