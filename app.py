@@ -8,7 +8,9 @@ from console import navigation, session, sidebar, signin, widgets
 
 
 def main() -> None:
-    st.set_page_config(page_title="Line co-pilot", page_icon=":material/factory:", layout="wide")
+    # An emoji, not a :material/...: icon: Streamlit fetches a material favicon from fonts.gstatic.com, and the
+    # console must work, and stay silent, on a plant network with no way out.
+    st.set_page_config(page_title="Line co-pilot", page_icon="🏭", layout="wide")
     widgets.apply_tablet_style()
     known = session.user()
     who = sidebar.current_person(known) if known is not None else None
@@ -20,4 +22,13 @@ def main() -> None:
     st.navigation(navigation.pages_for(who)).run()
 
 
-main()
+if __name__ == "__main__":
+    main()  # Streamlit runs this file as __main__ for every run of every session
+else:
+    # `streamlit run app.py` finds this app and serves it through uvicorn, which imports this file as a module:
+    # the same console, with Streamlit's endpoints that skip sign-in closed in front of it.
+    from starlette.middleware import Middleware
+
+    from console.http_gate import ClosedEndpoints
+
+    app = st.App(__file__, middleware=[Middleware(ClosedEndpoints)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from dataclasses import dataclass
@@ -16,16 +17,23 @@ from connectors.cache import LiveCache, TagInfo
 from connectors.errors import (
     ConnectorError,
     LineUnavailable,
+    PasswordWithheld,
     ReadBackMismatch,
+    ServerNotTrusted,
     TagNotFound,
     WriteRefused,
 )
+from connectors.known_servers import ConfirmedServer
 from connectors.line import LineDefinition, NodeAddress, Tag
 from connectors.readings import Availability, Quality, Reading
+from connectors.security import SecurityMode
 from connectors.session import ConnectionOptions
 from connectors.ua_types import DATA_TYPE_OF_NODE, coerce, node_id, status_name, status_value, utc, variant
 
 log = logging.getLogger(__name__)
+
+# Refusals that only a person can lift: waiting for the line does not help, so callers hear of them at once.
+_NEEDS_A_PERSON = (ServerNotTrusted, PasswordWithheld)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +113,10 @@ class LineClient:
         self._namespaces: list[str] = []
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
+        self._refused = asyncio.Event()
+        self._retry = asyncio.Event()
+        self.refusal: ConnectorError | None = None  # the latest refusal that needs a person, until it connects
+        self.server: ConfirmedServer | None = None  # whom the current secure session is with
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.connects = 0  # successful connections, for tests and the console
@@ -134,11 +146,39 @@ class LineClient:
         self.cache.set_availability(Availability.STOPPED, "stopped")
 
     async def wait_available(self, timeout_s: float) -> None:
-        """Block until connected and subscribed, or raise LineUnavailable with the latest reason."""
+        """Block until connected and subscribed, or raise LineUnavailable with the latest reason.
+
+        A refusal that needs a person (an unconfirmed server, a password that would leave unprotected) is raised
+        as itself at once.
+        """
+        waiters = [asyncio.ensure_future(self._connected.wait()), asyncio.ensure_future(self._refused.wait())]
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout=timeout_s)
-        except TimeoutError as err:
-            raise LineUnavailable(self.cache.availability_reason) from err
+            await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if self._connected.is_set():
+            return
+        if self.refusal is not None:
+            raise self.refusal
+        raise LineUnavailable(self.cache.availability_reason)
+
+    async def retry_now(self) -> None:
+        """Try to connect again without waiting out the back-off (after an admin confirmed the server)."""
+        # The old refusal no longer stands: a waiter hears of the new attempt's outcome, not the last one's.
+        self.refusal = None
+        self._refused.clear()
+        self._retry.set()
+
+    @property
+    def confirmed_secure(self) -> bool:
+        """True while the session is SignAndEncrypt to a server a person (or a pinned file) confirmed."""
+        return (
+            self.options.security.mode is SecurityMode.SIGN_AND_ENCRYPT
+            and self.server is not None
+            and self._client is not None
+            and self.available
+        )
 
     @property
     def available(self) -> bool:
@@ -152,12 +192,22 @@ class LineClient:
                 await self._connect_and_subscribe()
             except ConnectorError as err:
                 self.cache.set_availability(Availability.UNAVAILABLE, str(err))
+                if isinstance(err, _NEEDS_A_PERSON):
+                    self.refusal = err
+                    self._refused.set()
                 if not logged_loss:
-                    log.warning("line %s unavailable: %s; retrying", self.line.line.id, err)
+                    # The first line says what happened; a refusal's whole story is in the availability reason.
+                    log.warning(
+                        "line %s unavailable: %s; retrying", self.line.line.id, (str(err).splitlines() or [""])[0]
+                    )
                     logged_loss = True
-                await asyncio.sleep(delay)
+                self._retry.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retry.wait(), timeout=delay)
                 delay = min(delay * 2, self._reconnect_max_s)
                 continue
+            self.refusal = None
+            self._refused.clear()
             delay = self._reconnect_min_s
             if logged_loss:
                 log.warning("line %s available again at %s", self.line.line.id, self.options.endpoint)
@@ -172,7 +222,7 @@ class LineClient:
 
     async def _connect_and_subscribe(self) -> None:
         self._lost.clear()
-        client = await ua_session.connect(self.options)
+        client, server = await ua_session.open_session(self.options)
         try:
             client.connection_lost_callback = self._on_lost
             self._namespaces = await client.get_namespace_array()
@@ -184,6 +234,7 @@ class LineClient:
                 raise
             raise ua_session.translate(err, self.options.endpoint) from err
         self._client = client
+        self.server = server
         self.connects += 1
         self.cache.set_availability(Availability.AVAILABLE, f"connected to {self.options.endpoint}")
         self._connected.set()
@@ -227,6 +278,7 @@ class LineClient:
 
     async def _drop_session(self) -> None:
         client, self._client = self._client, None
+        self.server = None
         if client is not None:
             client.connection_lost_callback = None
             await ua_session.disconnect(client)

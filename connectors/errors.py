@@ -3,7 +3,11 @@
 ConnectorError                  base of everything below
 ├── LineDefinitionError         a line definition file is missing or invalid (file, line and field named)
 ├── LineUnavailable             the OPC UA server cannot be reached, or the session was lost
-│   └── SecurityRejected        the server refused our certificate, security mode or credentials
+│   └── SecurityRejected        the server refused our certificate, security mode or credentials, or could not
+│                               prove it holds the key of the certificate it presents
+├── ServerNotTrusted            secure mode met a server no person has confirmed; nothing was sent to it
+│   └── ServerIdentityChanged   the server's certificate or application URI differs from the confirmed one
+├── PasswordWithheld            a password would leave without SignAndEncrypt to a confirmed server
 ├── TagNotFound                 a tag or node id is unknown to the line definition or to the server
 ├── WriteRefused                a write failed its pre-checks (not writable, wrong type, outside EURange)
 │                               or the server answered with a bad status; nothing was changed
@@ -27,6 +31,33 @@ class LineUnavailable(ConnectorError):
 
 class SecurityRejected(LineUnavailable):
     """The server refused the security policy, our certificate or the user's credentials."""
+
+
+class ServerNotTrusted(ConnectorError):
+    """Secure mode refuses a server whose certificate no person confirmed; the message shows how to confirm it.
+
+    Not a LineUnavailable: retrying cannot help, only a person's decision can.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, fingerprint: str, application_uri: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.fingerprint = fingerprint
+        self.application_uri = application_uri
+
+
+class ServerIdentityChanged(ServerNotTrusted):
+    """The server presents another certificate or application URI than the one a person confirmed."""
+
+    def __init__(
+        self, message: str, *, endpoint: str, fingerprint: str, application_uri: str, confirmed_fingerprint: str
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, fingerprint=fingerprint, application_uri=application_uri)
+        self.confirmed_fingerprint = confirmed_fingerprint
+
+
+class PasswordWithheld(ConnectorError):
+    """A password is configured for a session that is not SignAndEncrypt to a confirmed server; it is not sent."""
 
 
 class TagNotFound(ConnectorError):

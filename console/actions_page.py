@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from console import audit_panel, proposal_card, services, session, widgets
+from console import audit_panel, people_panel, proposal_card, services, session, widgets
 from console.messages import run_safely
 from copilot import pipeline_ops
 from copilot.actions import Action, Status
 from copilot.audit import AuditEntry
+from copilot.untrusted import plain
 from copilot.users import Role, User
 
 NOTICES = "actions"  # where this page shows the outcome of a decision made on one of its cards
@@ -60,7 +61,9 @@ def render() -> None:
     session.show_notice(NOTICES)
     switch = run_safely("reading the write switch", ctx.service.writes_enabled)
     if switch is not None and not switch[0]:
-        st.warning(f"Writes to the line are OFF: nothing is written, whatever is approved ({switch[1]}).")
+        st.warning(
+            f"Writes to the line are OFF: nothing is written, whatever is approved ({widgets.literal(switch[1])})."
+        )
     actions = run_safely("reading the actions", ctx.service.list_actions, limit=LISTED)
     if actions is None:
         return
@@ -68,6 +71,7 @@ def render() -> None:
     _all_actions(actions, who)
     if who.role in (Role.SUPERVISOR, Role.ADMIN):
         audit_panel.render(who)
+        people_panel.render(who)
 
 
 def _waiting(actions: list[Action], who: User) -> None:
@@ -86,8 +90,9 @@ def _filters(actions: list[Action]) -> ActionFilter:
     )
     first, second, third = st.columns(3)
     window = first.selectbox("Time", list(WINDOWS), index=2)
-    tag = second.selectbox("Tag", [ANY_TAG, *sorted({a.tag for a in actions})])
-    person = third.selectbox("Person", [ANYONE, *sorted({p for a in actions for p in people_of(a)})])
+    # Tags asked for and people's names are shown through plain(): no bidi control reorders what a person reads.
+    tag = second.selectbox("Tag", [ANY_TAG, *sorted({a.tag for a in actions})], format_func=plain)
+    person = third.selectbox("Person", [ANYONE, *sorted({p for a in actions for p in people_of(a)})], format_func=plain)
     span = WINDOWS[window]
     return ActionFilter(
         groups=frozenset(groups),
@@ -108,11 +113,11 @@ def _table(actions: Iterable[Action]) -> pd.DataFrame:
             {
                 "when (UTC)": widgets.moment(a.created_at),
                 "status": widgets.GROUP_OF[a.status],
-                "tag": a.tag,
-                "change": _change(a),
-                "requested by": a.requested_by + (" (co-pilot)" if a.via_agent else ""),
-                "approved by": ", ".join(x.user for x in a.approvals if x.decision == "approve"),
-                "result": a.result or "; ".join(a.refusals),
+                "tag": plain(a.tag),
+                "change": plain(_change(a)),
+                "requested by": plain(a.requested_by) + (" (co-pilot)" if a.via_agent else ""),
+                "approved by": plain(", ".join(x.user for x in a.approvals if x.decision == "approve")),
+                "result": plain(a.result or "; ".join(a.refusals)),
             }
             for a in actions
         ]
@@ -131,7 +136,9 @@ def _all_actions(actions: list[Action], who: User) -> None:
         st.info("No action matches these filters.")
         return
     st.dataframe(_table(shown), hide_index=True, width="stretch")
-    labels = {f"{widgets.when(a.created_at)} · {a.tag} · {widgets.GROUP_OF[a.status]} · {a.id[:8]}": a for a in shown}
+    labels = {
+        f"{widgets.when(a.created_at)} · {plain(a.tag)} · {widgets.GROUP_OF[a.status]} · {a.id[:8]}": a for a in shown
+    }
     chosen = st.selectbox("Open an action and its history", list(labels), key="open-action")
     if chosen is None:
         return
@@ -142,7 +149,7 @@ def _all_actions(actions: list[Action], who: User) -> None:
         proposal_card.render(action.id, who, key=f"open-{action.id}", decide=False)
     history = run_safely("reading the history", pipeline_ops.action_history, services.context(), action.id)
     if history is not None:
-        st.markdown(f"**History of {action.tag}** ({len(history)} entries)")
+        st.markdown(f"**History** of {widgets.literal(action.tag)} ({len(history)} entries)")
         st.dataframe(history_table(history), hide_index=True, width="stretch")
 
 
@@ -153,10 +160,10 @@ def history_table(entries: list[AuditEntry]) -> pd.DataFrame:
                 "#": e.seq,
                 "when (UTC)": widgets.moment(e.at),
                 "event": e.event,
-                "by": e.actor,
+                "by": plain(e.actor),
                 "old": e.old_value,
                 "new": e.new_value,
-                "details": "; ".join(f"{k}: {v}" for k, v in e.details.items()),
+                "details": plain("; ".join(f"{k}: {v}" for k, v in e.details.items())),
             }
             for e in entries
         ]

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from console import proposal_card
-from console.widgets import document_line
+from console.widgets import document_line, label, literal, show_text
 from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
+from copilot.untrusted import plain
 from copilot.users import User
 
 OFFLINE_LABEL = "Offline diagnosis engine · no language model · built from the live values and the plant library"
@@ -18,7 +19,7 @@ STREAM_BUDGET_S = 1.5  # long answers stream faster: nobody should wait for the 
 
 
 def words(text: str) -> Iterator[str]:
-    """The answer word by word for st.write_stream; it is complete already, but people start reading at once."""
+    """The answer word by word; it is complete already, but people start reading at once."""
     parts = text.split(" ")
     pause = min(0.02, STREAM_BUDGET_S / max(len(parts), 1))
     for part in parts:
@@ -32,12 +33,22 @@ def provider_label(answer: Answer) -> str:
     return f"Language model {answer.model} ({answer.provider}) · causes ranked from the live values and the library"
 
 
+def _stream(text: str) -> None:
+    # Into a plain-text element, not st.write_stream: that renders Markdown, and the answer quotes documents,
+    # tag names and the question (or is a language model's text) and must never fetch or link anything.
+    box = st.empty()
+    shown = ""
+    for word in words(plain(text)):
+        shown += word
+        box.text(shown)
+
+
 def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None:
-    st.caption(provider_label(answer))
+    st.caption(literal(provider_label(answer)))
     if stream:
-        st.write_stream(words(answer.text))
+        _stream(answer.text)
     else:
-        st.markdown(answer.text)
+        show_text(answer.text)
     if answer.abstained:
         st.info("The evidence did not point to a cause, so the co-pilot says what it saw instead of guessing.")
     if answer.causes:
@@ -45,14 +56,14 @@ def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None
     if answer.citations:
         st.markdown("**Sources**")
         for i, citation in enumerate(answer.citations, start=1):
-            with st.expander(f"[{i}] {citation.where()}"):
+            with st.expander(label(f"[{i}] {citation.where()}")):
                 st.caption(document_line(citation))
-                st.text(citation.text)
+                show_text(citation.text)
     if answer.readings:
         with st.expander(f"Live values used ({len(answer.readings)})"):
             st.dataframe(readings_table(answer.readings), hide_index=True, width="stretch")
     for note in answer.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {literal(note)}")
     for i, drafted in enumerate(answer.proposals):
         _proposal(drafted, who, key=f"{key}-{i}")
     st.caption(f"Answered in {answer.latency_s:.2f} s")
@@ -64,23 +75,24 @@ def _causes(causes: tuple[RankedCause, ...]) -> None:
         code = f" [{cause.code}]" if cause.code else ""
         st.progress(
             min(max(cause.confidence, 0.0), 1.0),
-            text=f"{rank}. {cause.cause}{code} · confidence {cause.confidence:.2f}",
+            text=literal(f"{rank}. {cause.cause}{code} · confidence {cause.confidence:.2f}"),
         )
         with st.expander(f"Evidence, remedy and sources for cause {rank}"):
-            lines = [f"- for: {e}" for e in cause.evidence_for] + [f"- against: {e}" for e in cause.evidence_against]
+            lines = [f"- for: {literal(e)}" for e in cause.evidence_for]
+            lines += [f"- against: {literal(e)}" for e in cause.evidence_against]
             if lines:
                 st.markdown("\n".join(lines))
-            st.markdown(f"**What to do:** {cause.remedy}")
+            st.markdown(f"**What to do:** {literal(cause.remedy)}")
             for citation in cause.citations:
-                st.caption(f"Source: {citation.where()}")
+                st.caption(f"Source: {literal(citation.where())}")
 
 
 def readings_table(readings: tuple[ReadingUsed, ...]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "tag": r.tag,
-                "value": f"{r.value} {r.unit}".strip(),
+                "tag": plain(r.tag),
+                "value": plain(f"{r.value} {r.unit}".strip()),
                 "quality": r.quality,
                 "source time (UTC)": r.source_time or "no timestamp",
                 "normal": r.normal or "",
@@ -94,6 +106,7 @@ def readings_table(readings: tuple[ReadingUsed, ...]) -> pd.DataFrame:
 def _proposal(drafted: DraftedProposal, who: User, *, key: str) -> None:
     if not drafted.action_id:
         # Not recorded in the pipeline, so there is nothing to approve; say what was meant and why not.
-        st.warning(f"Proposed change to {drafted.tag} not recorded: " + ("; ".join(drafted.reasons) or "no reason"))
+        why = "; ".join(drafted.reasons) or "no reason"
+        st.warning(literal(f"Proposed change to {drafted.tag} not recorded: {why}"))
         return
     proposal_card.render(drafted.action_id, who, key=key)

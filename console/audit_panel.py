@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console import services, session
+from console import services, session, widgets
 from console.messages import run_safely, shown_errors
 from copilot import pipeline_ops
 from copilot.users import User
@@ -21,7 +21,7 @@ def render(who: User) -> None:
             st.success(f"✓ Audit chain verified: {report.entries} entries, none edited, dropped or moved.")
         else:
             st.error(
-                f"✗ Audit chain broken at entry {report.broken_at}: {report.problem}.\n\n"
+                f"✗ Audit chain broken at entry {report.broken_at}: {widgets.literal(report.problem)}.\n\n"
                 "Entries from there on cannot be trusted. Keep the database as it is (make a copy) and tell the "
                 "site's IT security: an entry was edited, dropped or moved outside the co-pilot."
             )
@@ -40,9 +40,10 @@ def _kill_switch(who: User) -> None:
         return
     enabled, why = state
     if enabled:
-        st.markdown("Writes are **ON**: approved changes are written to the line." + (f" ({why})" if why else ""))
+        said = f" ({widgets.literal(why)})" if why else ""
+        st.markdown(f"Writes are **ON**: approved changes are written to the line.{said}")
     else:
-        st.markdown(f"Writes are **OFF**: nothing is written to the line. ({why})")
+        st.markdown(f"Writes are **OFF**: nothing is written to the line. ({widgets.literal(why)})")
     with st.form("kill-switch"):
         reason = st.text_input("Reason (kept in the audit trail)")
         label = "Switch writes OFF" if enabled else "Switch writes ON"

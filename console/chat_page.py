@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console import answer_view, services, session
+from console import answer_view, services, session, widgets
 from console.messages import run_safely
+from copilot.untrusted import plain
 
 
 def render() -> None:
@@ -16,7 +17,9 @@ def render() -> None:
     thread = session.thread_id()
     options = session.threads()
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    picked = left.selectbox("Conversation", options, index=options.index(thread) if thread in options else 0)
+    picked = left.selectbox(
+        "Conversation", options, index=options.index(thread) if thread in options else 0, format_func=plain
+    )
     if right.button("New conversation", width="stretch"):
         session.start_new_thread()
         st.rerun()
@@ -27,7 +30,7 @@ def render() -> None:
         history = run_safely("reading the conversation", services.thread_answers, thread, who) or []
     for index, (question, answer) in enumerate(history):
         with st.chat_message("user"):
-            st.markdown(question)
+            widgets.show_text(question)
         if answer is not None:
             with st.chat_message("assistant"):
                 answer_view.render(answer, who, key=f"{thread}-{index}")
@@ -41,7 +44,7 @@ def render() -> None:
         return
     question = str(asked)
     with st.chat_message("user"):
-        st.markdown(question)
+        widgets.show_text(question)
     with st.chat_message("assistant"):
         with st.spinner("Looking at the line and the manuals…"):
             answer = run_safely("answering", services.ask, question, thread_id=thread, user=who)

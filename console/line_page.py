@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
@@ -12,6 +11,7 @@ from connectors.readings import Availability
 from console import services, trends, widgets
 from console.messages import ADVICE, run_safely
 from copilot.live import LiveLine
+from copilot.untrusted import plain
 
 TREND_WINDOWS = {"2 minutes": 120, "10 minutes": 600, "30 minutes": 1800, "1 hour": 3600}
 ALL_EQUIPMENT = "All equipment"
@@ -24,14 +24,20 @@ def render() -> None:
     st.title("Line")
     ctx = services.context()
     equipment = {e.name: e.id for e in ctx.line.equipment}
-    chosen = st.pills("Equipment", [ALL_EQUIPMENT, *equipment], default=ALL_EQUIPMENT, key="line_equipment")
+    chosen = st.pills(
+        "Equipment",
+        [ALL_EQUIPMENT, *equipment],
+        default=ALL_EQUIPMENT,
+        format_func=widgets.label,  # pills read their options as Markdown
+        key="line_equipment",
+    )
     shown = list(equipment.values()) if chosen in (None, ALL_EQUIPMENT) else [equipment[str(chosen)]]
     _live(shown)
     st.subheader("Trends")
     numeric = [t.name for t in ctx.line.tags if t.data_type.is_numeric]
     left, right = st.columns([3, 1])
     picked = left.multiselect(
-        f"Tags to trend (up to {MAX_TRENDS})", numeric, max_selections=MAX_TRENDS, key="trend_tags"
+        f"Tags to trend (up to {MAX_TRENDS})", numeric, max_selections=MAX_TRENDS, format_func=plain, key="trend_tags"
     )
     window = right.selectbox("Window", list(TREND_WINDOWS), index=1, key="trend_window")
     if picked:
@@ -43,7 +49,7 @@ def render() -> None:
 def connection_banner(live: LiveLine) -> None:
     """Said in words at the top of the live view, so nobody reads last-known values as live ones."""
     state, reason = live.availability
-    endpoint = live.endpoint
+    endpoint, reason = widgets.literal(live.endpoint), widgets.literal(reason)  # the reason may quote the server
     waited = (datetime.now(UTC) - live.cache.availability_since).total_seconds()
     if state is Availability.CONNECTING and waited < SLOW_CONNECT_S:
         st.info(f"Connecting to the line at {endpoint}… values appear as soon as the first ones arrive.")
@@ -75,7 +81,7 @@ def _live(equipment_ids: list[str]) -> None:
     # #newest-value carries the newest source time for the browser test and the load benchmark.
     st.markdown(
         f'<div id="newest-value" data-ts="{stamp}"><b>{state}</b> · newest value {widgets.clock(newest)} '
-        f"<small>({html.escape(live.endpoint)})</small></div>",
+        f"<small>({widgets.html_text(live.endpoint)})</small></div>",
         unsafe_allow_html=True,
     )
     alarms = live.alarms()
@@ -90,7 +96,7 @@ def _live(equipment_ids: list[str]) -> None:
     for equipment in ctx.line.equipment:
         if equipment.id not in equipment_ids:
             continue
-        st.markdown(f"#### {equipment.name}")
+        st.markdown(f"#### {widgets.literal(equipment.name)}")
         st.markdown(widgets.tiles(ctx.line.tags_of(equipment.id), readings, now), unsafe_allow_html=True)
 
 
@@ -106,6 +112,6 @@ def _trends(tags: list[str], window_s: int) -> None:
         frame = live.cache.history(name, since=since)
         column = columns[i % 2]
         if frame.empty:
-            column.info(f"{name}: no samples in this window yet.")
+            column.info(f"{widgets.literal(name)}: no samples in this window yet.")
             continue
         column.plotly_chart(trends.trend_figure(ctx.line.tag(name), frame), width="stretch", key=f"trend-{name}")

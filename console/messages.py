@@ -11,6 +11,7 @@ import streamlit as st
 from connectors.errors import ConnectorError, LineDefinitionError, LineUnavailable, SecurityRejected
 from copilot.errors import CopilotError, ModelUnavailable, StoreUnavailable
 from copilot.settings import ConfigError
+from copilot.untrusted import markdown_escape
 from knowledge.errors import IndexUnavailable, KnowledgeError
 from knowledge.errors import ModelUnavailable as EmbeddingUnavailable
 
@@ -56,8 +57,11 @@ def advice(err: Exception) -> str:
 
 
 def describe(doing: str, err: Exception) -> str:
-    """`Could not finish <doing>: <our message>` and, where there is one, what to do about it."""
-    text = f"Could not finish {doing}: {err}"
+    """`Could not finish <doing>: <our message>` and, where there is one, what to do about it; safe for Markdown.
+
+    Our messages quote what they are about (a tag asked for, a person's name, a server's reply): escaped as text.
+    """
+    text = f"Could not finish {doing}: {markdown_escape(str(err))}"
     hint = advice(err)
     return f"{text}\n\n{hint}" if hint else text
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from console import actions_page, chat_page, line_page, troubleshooting_page
+from console import actions_page, chat_page, line_page, server_identity, troubleshooting_page
 from console.messages import shown_errors
 from copilot.users import Role, User
 
@@ -28,6 +28,9 @@ SEARCH = PageSpec(
 ACTIONS = PageSpec(
     title="Actions and audit", render=actions_page.render, icon=":material/task_alt:", url_path="actions"
 )
+SERVER = PageSpec(
+    title="Server identity", render=server_identity.render, icon=":material/verified_user:", url_path="server"
+)
 
 # Operators and supervisors run the line; maintenance asks and requests but cannot approve (the card says so);
 # admins manage people and the write switch and never request changes (Role.may_request), so no co-pilot.
@@ -35,7 +38,7 @@ PAGES: dict[Role, tuple[PageSpec, ...]] = {
     Role.OPERATOR: (LINE, CHAT, SEARCH, ACTIONS),
     Role.SUPERVISOR: (LINE, CHAT, SEARCH, ACTIONS),
     Role.MAINTENANCE: (LINE, SEARCH, CHAT, ACTIONS),
-    Role.ADMIN: (LINE, SEARCH, ACTIONS),
+    Role.ADMIN: (LINE, SEARCH, ACTIONS, SERVER),
 }
 
 

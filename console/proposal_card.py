@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from contextlib import suppress
 from typing import Any
@@ -100,34 +99,40 @@ def render(action_id: str, who: User, *, key: str, decide: bool = True, notices:
     tag = ctx.line.tag(action.tag) if action.tag in {t.name for t in ctx.line.tags} else None
     with st.container(border=True):
         session.show_notice(action.id)
+        # The tag may be one nobody has (a refused proposal quotes what was asked for), the reason and the names
+        # were typed by people or the agent: all of it goes through widgets' helpers, shown exactly as written.
         st.markdown(
-            f"**Proposed change: {action.tag}** · {widgets.STATUS_MARK.get(action.status, action.status.value)}"
+            f"**Proposed change:** {widgets.literal(action.tag)} · "
+            f"{widgets.STATUS_MARK.get(action.status, action.status.value)}"
         )
         current = "unknown" if action.old_value is None else f"{action.old_value:g}"
+        unit, envelope = widgets.html_text(action.unit), widgets.html_text(_envelope(tag, action.unit))
         st.markdown(
-            f'<div class="change">{html.escape(current)} → <b>{action.new_value:g}</b> {html.escape(action.unit)}'
-            f"<br><small>{html.escape(_envelope(tag, action.unit))}</small></div>",
+            f'<div class="change">{widgets.html_text(current)} → <b>{action.new_value:g}</b> {unit}'
+            f"<br><small>{envelope}</small></div>",
             unsafe_allow_html=True,
         )
         reading = _live(tag) if not action.status.final else None
         if reading is not None:
             live = f"{format_value(reading)} {action.unit}".strip()
             quality = widgets.QUALITY_WORD[reading.quality]
-            st.caption(f"Live value now: {live} ({quality}, {widgets.clock(reading.source_time)})")
+            st.caption(f"Live value now: {widgets.literal(live)} ({quality}, {widgets.clock(reading.source_time)})")
         via = " through the co-pilot" if action.via_agent else ""
-        st.caption(f"Requested by {action.requested_by}{via} at {widgets.when(action.created_at)} · id {action.id[:8]}")
-        st.markdown(f"**Reason:** {action.reason}")
+        by = widgets.literal(action.requested_by)
+        st.caption(f"Requested by {by}{via} at {widgets.when(action.created_at)} · id {action.id[:8]}")
+        st.markdown(f"**Reason:** {widgets.literal(action.reason)}")
         if action.refusals:
-            st.error("Refused by the rules:\n" + "\n".join(f"- {r}" for r in action.refusals))
+            st.error("Refused by the rules:\n" + "\n".join(f"- {widgets.literal(r)}" for r in action.refusals))
         if action.evidence:
             with st.expander(f"Evidence ({len(action.evidence)})"):
-                st.markdown("\n".join(f"- {_evidence_line(item)}" for item in action.evidence))
-        st.markdown(approvals_text(action))
+                st.markdown("\n".join(f"- {widgets.literal(_evidence_line(item))}" for item in action.evidence))
+        st.markdown(widgets.literal(approvals_text(action)))
         _timing(action)
         if action.result:
-            st.caption(f"Result: {action.result}")
+            st.caption(f"Result: {widgets.literal(action.result)}")
         for decision in (a for a in action.approvals if a.decision == "reject"):
-            st.caption(f"Rejected by {decision.user} ({decision.role}): {decision.reason}")
+            who_ = widgets.literal(f"{decision.user} ({decision.role})")
+            st.caption(f"Rejected by {who_}: {widgets.literal(decision.reason)}")
         if decide:
             _decisions(action, who, key=key, notices=notices or action.id)
 
@@ -138,7 +143,7 @@ def _timing(action: Action) -> None:
     left = action.expires_at - time.time()
     st.caption(f"Expires at {widgets.when(action.expires_at)} (in {widgets.duration_text(left)}) unless decided.")
     for approval in (a for a in action.approvals if a.decision == "approve"):
-        st.caption(f"{approval.user}'s approval holds until {widgets.when(approval.expires_at)}.")
+        st.caption(f"{widgets.literal(approval.user)}'s approval holds until {widgets.when(approval.expires_at)}.")
 
 
 def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
@@ -157,7 +162,10 @@ def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
     if completes and not enabled:
         # The last approval executes at once, and the executor refuses everything while writes are off:
         # approving now would only record a failed write.
-        left.warning(f"Writes to the line are switched off ({state}). Approve once a supervisor switches them on.")
+        left.warning(
+            f"Writes to the line are switched off ({widgets.literal(state)}). "
+            "Approve once a supervisor switches them on."
+        )
     elif left.button("Approve", key=f"approve-{key}", type="primary", width="stretch"):
         with st.spinner("Approving; the last approval writes to the line and reads it back…"):
             done = run_safely("approving", pipeline_ops.approve, ctx, who, action.id)

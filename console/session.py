@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from copilot.untrusted import markdown_escape
 from copilot.users import User
 
 # The only session keys the console uses; widgets keep their own state under their widget keys.
@@ -118,4 +119,5 @@ def take_notice(key: str) -> Notice | None:
 def show_notice(key: str) -> None:
     found = take_notice(key)
     if found is not None:
-        (st.success if found.ok else st.error)(found.text)
+        # Notices quote tags, names and reasons people typed: shown exactly as written, never as Markdown.
+        (st.success if found.ok else st.error)(markdown_escape(found.text))

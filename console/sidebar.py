@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from datetime import timedelta
 
 import streamlit as st
 
-from console import services, session, signin
+from console import services, session, signin, widgets
 from console.messages import OURS, describe, run_safely
 from copilot.errors import NotAllowed
 from copilot.users import User
@@ -30,7 +29,7 @@ def current_person(who: User) -> User | None:
 
 def render(who: User) -> None:
     with st.sidebar:
-        st.markdown(f"**{html.escape(who.name)}** · {who.role.value}")
+        st.markdown(f"**{widgets.literal(who.name)}** · {who.role.value}")
         if st.button("Sign out", width="stretch"):
             session.sign_out()
             st.rerun()
@@ -44,12 +43,12 @@ def connection_state() -> None:
     if live is None:
         return
     state, reason = live.availability
-    endpoint = html.escape(live.endpoint)
+    endpoint = widgets.html_text(live.endpoint)
     if live.available:
         st.markdown(f'<div class="conn ok">● Line connected</div><small>{endpoint}</small>', unsafe_allow_html=True)
     else:
         st.markdown(
-            f'<div class="conn down">✕ Line {html.escape(state.value)}</div>'
-            f"<small>{html.escape(reason)}<br>{endpoint}</small>",
+            f'<div class="conn down">✕ Line {widgets.html_text(state.value)}</div>'
+            f"<small>{widgets.html_text(reason)}<br>{endpoint}</small>",
             unsafe_allow_html=True,
         )

@@ -1,6 +1,8 @@
-"""The sign-in page: a person of the action pipeline, by name and password; nothing else shows before it."""
+"""The sign-in page: a person of the action pipeline, by name and password, through the same throttle as the CLI."""
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -8,9 +10,44 @@ from console import services, session
 from console.messages import run_safely, shown_errors
 from copilot import pipeline_ops
 from copilot.errors import NotAllowed
+from copilot.signin import SignInRefused, browser_client, refusal_text
 
 NOTICES = "sign-in"
 WRONG = "Unknown user or wrong password. Check both and try again; ask your supervisor if you have no account."
+_CLIENT = "signin_client"  # this browser session's throttle key; sign-out clears it with everything else
+
+
+def clients() -> tuple[str, ...]:
+    """The throttle keys of this browser: its session, and its address when Streamlit knows it.
+
+    A reload starts a new session, so the session key alone stops no one; the address does, unless every browser
+    comes through one reverse proxy, and then the limit is shared by all of them. The person's own limit holds
+    whatever the client."""
+    if _CLIENT not in st.session_state:
+        st.session_state[_CLIENT] = browser_client()
+    keys = [str(st.session_state[_CLIENT])]
+    address = _address()
+    if address:
+        keys.append(f"ip:{address}")
+    return tuple(keys)
+
+
+def _address() -> str | None:
+    try:
+        found = st.context.ip_address
+    except (AttributeError, RuntimeError):  # an older Streamlit, or no request behind this run (AppTest)
+        return None
+    return str(found) if found else None
+
+
+def refusal(err: SignInRefused) -> str:
+    """What the person reads: the same for a known and an unknown name, with when to come back."""
+    if not err.until:
+        return WRONG
+    wait = refusal_text(until=err.until, locked=err.locked, now=time.time())
+    sentence = f"{wait[:1].upper()}{wait[1:]}."
+    # A checked password was wrong, and this failure started a wait or a lockout: both facts, in one message.
+    return f"{WRONG}\n\n{sentence}" if err.checked else sentence
 
 
 def render() -> None:
@@ -31,9 +68,12 @@ def render() -> None:
         return
     with shown_errors("signing in"):
         try:
-            who = pipeline_ops.login(ctx, name.strip(), password)
-        except NotAllowed:
+            who = pipeline_ops.login(ctx, name.strip(), password, clients=clients())
+        except SignInRefused as err:
             # One message for every failure, as the pipeline gives: names cannot be probed from here either.
+            st.error(refusal(err))
+            return
+        except NotAllowed:
             st.error(WRONG)
             return
         session.sign_in(who)

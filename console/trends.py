@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from connectors.line import AlarmKind, Tag
+from copilot.untrusted import plain
 
 NORMAL_FILL = "#2e7d32"
 LIMIT_COLOUR = {"urgent": "#7a1010", "high": "#b42318", "medium": "#b54708", "low": "#52606d"}
 LIMIT_DASH = {"urgent": "solid", "high": "dash", "medium": "dashdot", "low": "dot"}  # told apart without colour
+
+
+def _text(text: str) -> str:
+    # Plotly reads its titles and annotations as a little HTML (links included): names and units go in as text.
+    return html.escape(" ".join(plain(text).split()))
 
 
 def trend_figure(tag: Tag, frame: pd.DataFrame) -> go.Figure:
@@ -18,7 +26,9 @@ def trend_figure(tag: Tag, frame: pd.DataFrame) -> go.Figure:
     values = frame["value"].where(frame["good"])
     # Plotly drops nanoseconds with a warning; the source times are milliseconds anyway.
     times = pd.DatetimeIndex(frame.index).floor("ms")
-    figure = go.Figure(go.Scatter(x=times, y=values, mode="lines", name=tag.name, connectgaps=False, line={"width": 3}))
+    figure = go.Figure(
+        go.Scatter(x=times, y=values, mode="lines", name=_text(tag.name), connectgaps=False, line={"width": 3})
+    )
     if tag.normal is not None:
         figure.add_hrect(
             y0=tag.normal.low,
@@ -37,10 +47,10 @@ def trend_figure(tag: Tag, frame: pd.DataFrame) -> go.Figure:
             y=alarm.limit,
             line_dash=LIMIT_DASH.get(alarm.priority.value, "dash"),
             line_color=LIMIT_COLOUR.get(alarm.priority.value, "#b42318"),
-            annotation_text=f"{alarm.code} {kind} {alarm.limit:g} ({alarm.priority.value})",
+            annotation_text=_text(f"{alarm.code} {kind} {alarm.limit:g} ({alarm.priority.value})"),
             annotation_position="bottom right",
         )
-    title = f"{tag.name} ({tag.unit})" if tag.unit else tag.name
+    title = _text(f"{tag.name} ({tag.unit})" if tag.unit else tag.name)
     figure.update_layout(
         title={"text": title, "font": {"size": 18}},
         height=300,

@@ -10,7 +10,8 @@ import streamlit as st
 from console import services, session
 from console.messages import run_safely
 from console.session import Search
-from console.widgets import document_line
+from console.widgets import document_line, literal, show_text
+from copilot.untrusted import one_line, plain
 from knowledge.citations import Citation, RecordHit
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _search(library: KnowledgeBase) -> None:
     with st.form("search"):
         query = st.text_input("Symptom, alarm code or question", placeholder="e.g. caps loose and leaking, CAP-301")
         left, right = st.columns(2)
-        where = left.selectbox("Equipment", list(equipment))
+        where = left.selectbox("Equipment", list(equipment), format_func=plain)
         kind = right.selectbox("Document type", list(DOC_TYPES))
         searched = st.form_submit_button("Search", type="primary")
     if searched:
@@ -89,12 +90,13 @@ def _search(library: KnowledgeBase) -> None:
 
 def _result(rank: int, citation: Citation) -> None:
     with st.container(border=True):
-        st.markdown(f"**{rank}. {citation.where()}**")
+        # Titles, sections and passages are the documents' own words: shown as written, never as Markdown, and
+        # never inside our own bold, which would lend them the console's voice.
+        st.markdown(f"**{rank}.** {literal(citation.where())}")
         st.caption(document_line(citation))
-        flat = " ".join(citation.text.split())
-        st.write(flat if len(flat) <= PREVIEW else flat[: PREVIEW - 1] + "…")
+        show_text(one_line(citation.text, PREVIEW))
         with st.expander("Full passage"):
-            st.text(citation.text)
+            show_text(citation.text)
 
 
 def _records(library: KnowledgeBase) -> None:
@@ -103,7 +105,12 @@ def _records(library: KnowledgeBase) -> None:
     codes = {f"{alarm.code} · {alarm.message}": alarm.code for _, alarm in line.alarms()}
     left, right = st.columns(2)
     picked = left.selectbox(
-        "Alarm code of this line", list(codes), index=None, placeholder="choose an alarm", key="record-alarm"
+        "Alarm code of this line",
+        list(codes),
+        index=None,
+        placeholder="choose an alarm",
+        format_func=plain,
+        key="record-alarm",
     )
     typed = right.text_input(
         "Or another code or a symptom", placeholder="e.g. E-204, labels creased", key="record-code"
@@ -119,7 +126,7 @@ def _records(library: KnowledgeBase) -> None:
     if records is None:
         return
     if not records:
-        st.info(f"No troubleshooting record for {wanted}. Search the passages above instead.")
+        st.info(f"No troubleshooting record for {literal(wanted)}. Search the passages above instead.")
     for record in records:
         _record(record)
 
@@ -129,10 +136,10 @@ def _record(record: RecordHit) -> None:
         where = ", ".join(
             part for part in (record.title, record.section, f"p. {record.page}" if record.page else "") if part
         )
-        st.markdown(f"**{record.code or record.symptom}** · {where}")
+        st.markdown(f"{literal(record.code or record.symptom)} · {literal(where)}")
         if record.symptom and record.code:
-            st.markdown(f"**Seen:** {record.symptom}")
-        st.markdown(f"**Cause:** {record.cause}")
-        st.markdown(f"**Remedy:** {record.remedy}")
+            st.markdown(f"**Seen:** {literal(record.symptom)}")
+        st.markdown(f"**Cause:** {literal(record.cause)}")
+        st.markdown(f"**Remedy:** {literal(record.remedy)}")
         if record.related_tags:
-            st.caption("Related tags: " + ", ".join(record.related_tags))
+            st.caption("Related tags: " + literal(", ".join(record.related_tags)))

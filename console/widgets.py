@@ -1,9 +1,8 @@
-"""Pieces the pages share: tablet styling, value tiles, alarm rows, and how a value, a time or a status reads."""
+"""Pieces the pages share: tablet styling, untrusted text, value tiles, alarm rows, how a value or a time reads."""
 
 from __future__ import annotations
 
 import html
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -15,6 +14,7 @@ from connectors.line import Tag
 from connectors.readings import Quality, Reading
 from copilot.actions import Status
 from copilot.line_ops import format_value
+from copilot.untrusted import markdown_escape, one_line, plain
 from knowledge.citations import Citation
 
 # Sized for a 10-inch tablet at arm's length: 18 px type, 48 px touch targets, nothing wider than the screen.
@@ -73,6 +73,7 @@ STATUS_GROUPS: dict[str, tuple[Status, ...]] = {
     "failed": (Status.FAILED, Status.UNVERIFIED),
     "refused": (Status.REFUSED,),
     "rejected": (Status.REJECTED,),
+    "withdrawn": (Status.WITHDRAWN,),
     "expired": (Status.EXPIRED,),
 }
 GROUP_OF = {status: group for group, members in STATUS_GROUPS.items() for status in members}
@@ -85,17 +86,43 @@ STATUS_MARK = {
     Status.UNVERIFIED: "? written, read-back not confirmed",
     Status.REFUSED: "✗ refused by the rules",
     Status.REJECTED: "✗ rejected",
+    Status.WITHDRAWN: "✗ withdrawn by the requester",
     Status.EXPIRED: "✗ expired, nobody decided in time",
 }
+
+
+# Untrusted text (documents, the server's strings, chat, names, reasons, tag names asked for) reaches the page only
+# through the four helpers below: a Markdown image in it would make the browser fetch an outside URL, and a link
+# or bold text would speak with the console's voice ("approve now").
+LABEL_LIMIT = 120
+
+
+def literal(text: object) -> str:
+    """Untrusted text for a Markdown element (markdown, caption, message, progress text): shown exactly as written."""
+    return markdown_escape(str(text))
+
+
+def label(text: object, limit: int = LABEL_LIMIT) -> str:
+    """Untrusted text for a label (expander, button, pills option): one line, cut at `limit`, shown as written."""
+    return markdown_escape(one_line(str(text), limit))
+
+
+def html_text(text: object) -> str:
+    """Untrusted text for an HTML block we build: escaped, and on one line, since a blank line would end the block
+    and hand the rest to the Markdown renderer."""
+    return html.escape(" ".join(plain(str(text)).split()))
+
+
+def show_text(text: object) -> None:
+    """Untrusted text on its own, line breaks kept: a plain-text element, never Markdown."""
+    st.text(plain(str(text)))
 
 
 def document_line(citation: Citation) -> str:
     """`manual · revision C · capper-manual.pdf`, leaving out what the document does not say; safe for st.caption."""
     kind = citation.doc_type.replace("_", " ")
     revision = f"revision {citation.revision}" if citation.revision else ""
-    text = " · ".join(part for part in (kind, revision, PurePath(citation.source).name) if part)
-    # st.caption reads Markdown: a file name such as fill_level_guide.md must not turn into italics.
-    return re.sub(r"([\\`*_\[\]<>#|~-])", r"\\\1", text)
+    return literal(" · ".join(part for part in (kind, revision, PurePath(citation.source).name) if part))
 
 
 def apply_tablet_style() -> None:
@@ -146,15 +173,15 @@ def _band_state(tag: Tag, reading: Reading) -> str | None:
 
 def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
     """One value as an HTML tile; text from the line definition and the server is escaped."""
-    name = html.escape(short_name(tag))
-    data_tag = html.escape(tag.name)
+    name = html_text(short_name(tag))
+    data_tag = html_text(tag.name)
     if reading is None:
         return (
             f'<div class="tile dim" data-tag="{data_tag}" data-quality="none"><div class="name">{name}</div>'
             '<div class="value">—</div><div class="state">no reading yet</div></div>'
         )
-    value = html.escape(format_value(reading))
-    unit = html.escape(tag.unit) if not isinstance(reading.value, bool) else ""
+    value = html_text(format_value(reading))
+    unit = html_text(tag.unit) if not isinstance(reading.value, bool) else ""
     classes = ["tile"]
     state = QUALITY_WORD[reading.quality]
     if not reading.usable:
@@ -164,11 +191,11 @@ def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
     elif (band := _band_state(tag, reading)) is not None:
         classes.append("out")
         state = band
-    title = html.escape(f"{tag.name}: {tag.description}")
+    title = html_text(f"{tag.name}: {tag.description}")
     return (
         f'<div class="{" ".join(classes)}" title="{title}" data-tag="{data_tag}" '
         f'data-quality="{reading.quality.value}"><div class="name">{name}</div>'
-        f'<div class="value">{value} <small>{unit}</small></div><div class="state">{html.escape(state)}</div></div>'
+        f'<div class="value">{value} <small>{unit}</small></div><div class="state">{html_text(state)}</div></div>'
     )
 
 
@@ -183,7 +210,7 @@ def alarm_row(alarm: ActiveAlarm, *, unit: str = "") -> str:
     limit = f", limit {alarm.limit:g}" if alarm.limit is not None else ""
     lasting = duration_text(time.monotonic() - alarm.since_s)  # since_s is on this process's monotonic clock
     return (
-        f'<div class="alarm {html.escape(alarm.priority)}" data-code="{html.escape(alarm.code)}">'
-        f"<b>{mark}</b> · {html.escape(alarm.code)} · {html.escape(alarm.message)} "
-        f"<small>({html.escape(alarm.tag)} {html.escape(value)}{limit}; for {lasting})</small></div>"
+        f'<div class="alarm {html_text(alarm.priority)}" data-code="{html_text(alarm.code)}">'
+        f"<b>{html_text(mark)}</b> · {html_text(alarm.code)} · {html_text(alarm.message)} "
+        f"<small>({html_text(alarm.tag)} {html_text(value)}{limit}; for {lasting})</small></div>"
     )

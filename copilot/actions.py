@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.line import LineDefinition
-from copilot import audit, policy
+from copilot import audit, policy, untrusted
 from copilot.audit import AuditEvent
-from copilot.db import ActionRow, ApprovalRow, Database, SwitchRow
-from copilot.errors import ActionNotFound, ApprovalError, NotAllowed
+from copilot.db import ActionRow, ApprovalRow, AuditRow, Database, SwitchRow
+from copilot.errors import ActionNotFound, ApprovalError, DecisionConflict, NotAllowed
 from copilot.policy import LineSnapshot
 from copilot.users import Role, User
 
@@ -31,15 +33,30 @@ class Status(StrEnum):
     PENDING = "pending"  # waiting for approval(s)
     APPROVED = "approved"  # every approval the rules require is in; ready for the executor
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # the requester took it back before it was written
     EXPIRED = "expired"
     WRITING = "writing"  # the write intent is recorded; the executor is (or was, before a crash) writing
     SUCCEEDED = "succeeded"  # written and read back equal
     FAILED = "failed"  # not written: refused at execution or by the server
-    UNVERIFIED = "unverified"  # a write may have happened but the read-back could not confirm it
+    # A write may have happened but nothing proves whether it did: left for a person to check on the line.
+    UNVERIFIED = "unverified"
 
     @property
     def final(self) -> bool:
-        return self in (Status.REFUSED, Status.REJECTED, Status.EXPIRED, Status.SUCCEEDED, Status.FAILED)
+        return self in (
+            Status.REFUSED,
+            Status.REJECTED,
+            Status.WITHDRAWN,
+            Status.EXPIRED,
+            Status.SUCCEEDED,
+            Status.FAILED,
+        )
+
+
+# The states in which a person may still decide; every decision moves an action out of them exactly once.
+OPEN = (Status.PENDING, Status.APPROVED)
+# How long an identical refused proposal is folded into the first one instead of listed again.
+REPEAT_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +84,8 @@ class Action:
     requested_by: str
     via_agent: bool
     status: Status
+    requested: str  # the value exactly as asked for (a refused "nan" stays "nan")
+    repeats: int  # identical refused proposals folded into this one
     refusals: list[str]
     approvals_needed: int
     supervisor_needed: bool
@@ -75,6 +94,13 @@ class Action:
     expires_at: float
     read_back: float | None
     result: str
+
+    @property
+    def target_text(self) -> str:
+        """The new value for people: what was asked when it could not be stored as a number."""
+        if self.requested and self.status is Status.REFUSED and not _stored_as_asked(self.requested, self.new_value):
+            return self.requested
+        return f"{self.new_value:g}"
 
     def as_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "approvals"}
@@ -89,6 +115,14 @@ class Rules:
 
     approval_ttl_s: float = 300.0  # an approval is good for five minutes
     proposal_ttl_s: float = 900.0  # a proposal nobody approved in 15 minutes no longer matches the line
+
+
+def _stored_as_asked(requested: str, stored: float) -> bool:
+    try:
+        asked = float(requested)
+    except ValueError:
+        return False
+    return math.isfinite(asked) and asked == stored
 
 
 def action_view(session: Session, row: ActionRow) -> Action:
@@ -106,6 +140,8 @@ def action_view(session: Session, row: ActionRow) -> Action:
         requested_by=row.requested_by,
         via_agent=row.via_agent,
         status=Status(row.status),
+        requested=row.requested or "",
+        repeats=row.repeats or 0,
         refusals=json.loads(row.refusals or "[]"),
         approvals_needed=row.approvals_needed,
         supervisor_needed=row.supervisor_needed,
@@ -158,8 +194,58 @@ def recent_changes(session: Session, tag: str, now: float, window_s: float = 360
     return len(rows)
 
 
+def _clock_text(at: float) -> str:
+    return datetime.fromtimestamp(at).astimezone().strftime("%H:%M:%S %Z").strip()
+
+
+def decided_by(session: Session, row: ActionRow) -> str:
+    """Who moved the action out of the open states, and when: the loser of a race is told this."""
+    last = session.execute(
+        select(AuditRow)
+        .where(AuditRow.action_id == row.id, AuditRow.event.in_(list(_DECISIVE)))
+        .order_by(AuditRow.seq.desc())
+        .limit(1)
+    ).scalar()
+    if last is None:
+        return f"action {row.id[:8]} is {row.status}"
+    return f"action {row.id[:8]} was already decided: {last.event} by {last.actor} at {_clock_text(last.at)}"
+
+
+# Audit events that close an action to further decisions, newest first wins in decided_by().
+_DECISIVE = {
+    AuditEvent.APPROVED.value,
+    AuditEvent.REJECTED.value,
+    AuditEvent.WITHDRAWN.value,
+    AuditEvent.EXPIRED.value,
+    AuditEvent.EXECUTING.value,
+}
+
+
+def move(session: Session, row: ActionRow, allowed: Iterable[Status], to: Status, **values: Any) -> None:
+    """Compare-and-set: `row` goes to `to` only if it is still in one of `allowed` in the database.
+
+    Write sessions already hold the database's write lock, so the check cannot be overtaken; the condition
+    in the UPDATE keeps it true even for code that forgets that (and shows intent where the state moves).
+    """
+    states = [s.value for s in allowed]
+    result = session.execute(
+        update(ActionRow)
+        .where(ActionRow.id == row.id, ActionRow.status.in_(states))
+        .values(status=to.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(row)
+        raise DecisionConflict(decided_by(session, row))
+    session.refresh(row)
+
+
 class ActionService:
-    """Everything about actions except the write itself (that is the executor's alone)."""
+    """Everything about actions except the write itself (that is the executor's alone).
+
+    Every decision (approve, reject, withdraw, expire) reads and changes the action in one write transaction:
+    exactly one of two people deciding at once wins, and the other is told who decided and when.
+    """
 
     def __init__(self, db: Database, line: LineDefinition, *, clock: Clock = time.time, rules: Rules | None = None):
         self.db = db
@@ -177,17 +263,40 @@ class ActionService:
         snapshot: LineSnapshot,
         evidence: list[Any] | None = None,
         via_agent: bool = False,
+        requested: str | None = None,
     ) -> Action:
-        """Record a proposal; policy decides at once whether it may wait for approval or is refused."""
+        """Record a proposal; policy decides at once whether it may wait for approval or is refused.
+
+        `requested` is the value as the person typed it, kept for display when it is not a storable number.
+        """
         if not requester.role.may_request:
             raise NotAllowed(f"{requester.name} ({requester.role.value}) may not request changes")
+        reason = _reason_text(reason, "reason for the proposal")
+        asked = untrusted.one_line(requested if requested is not None else _as_typed(value), 64)
+        tag = untrusted.one_line(tag, 128)
         now = self.clock()
         with self.db.session() as s:
             decision = policy.check(self.line, tag, value, snapshot, recent_changes=recent_changes(s, tag, now))
             reasons = list(decision.reasons)
-            if not reason.strip():
-                reasons.append("a proposal needs a reason")
             number = policy.as_number(value)
+            stored = number if math.isfinite(number) else 0.0  # not storable everywhere; refused anyway
+            if reasons:
+                repeat = self._repeat_of(s, tag, asked, requester.name, reasons, now)
+                if repeat is not None:
+                    repeat.repeats = (repeat.repeats or 0) + 1
+                    s.flush()
+                    audit.append(
+                        s,
+                        AuditEvent.REFUSED,
+                        actor=requester.name,
+                        at=now,
+                        action_id=repeat.id,
+                        tag=tag,
+                        old_value=decision.current,
+                        new_value=repeat.new_value,
+                        details={"reason": reason, "via_agent": via_agent, "requested_value": asked, "repeat": True},
+                    )
+                    return action_view(s, repeat)
             big = False
             if decision.tag is not None and decision.tag.setpoint is not None and decision.current is not None:
                 big = abs(number - decision.current) > decision.tag.setpoint.approval_threshold + 1e-9
@@ -195,13 +304,15 @@ class ActionService:
                 id=str(uuid.uuid4()),
                 tag=tag,
                 old_value=decision.current,
-                new_value=number if number == number else 0.0,  # NaN is not storable everywhere; refused anyway
+                new_value=stored,
                 unit=decision.tag.unit if decision.tag else "",
                 reason=reason,
                 evidence=json.dumps(evidence or [], default=str),
                 requested_by=requester.name,
                 via_agent=via_agent,
                 status=(Status.REFUSED if reasons else Status.PENDING).value,
+                requested=asked,
+                repeats=0,
                 refusals=json.dumps(reasons),
                 approvals_needed=2 if big else 1,
                 supervisor_needed=big,
@@ -211,7 +322,7 @@ class ActionService:
             s.add(row)
             s.flush()
             event = AuditEvent.REFUSED if reasons else AuditEvent.PROPOSED
-            details: dict[str, Any] = {"reason": reason, "via_agent": via_agent, "requested_value": repr(value)}
+            details: dict[str, Any] = {"reason": reason, "via_agent": via_agent, "requested_value": asked}
             if reasons:
                 details["refusals"] = reasons
             audit.append(
@@ -227,70 +338,153 @@ class ActionService:
             )
             return action_view(s, row)
 
+    @staticmethod
+    def _repeat_of(
+        session: Session, tag: str, asked: str, requester: str, reasons: list[str], now: float
+    ) -> ActionRow | None:
+        """The same person's identical refused proposal of the last minutes, if any."""
+        candidates = session.execute(
+            select(ActionRow)
+            .where(
+                ActionRow.tag == tag,
+                ActionRow.requested_by == requester,
+                ActionRow.status == Status.REFUSED.value,
+                ActionRow.requested == asked,
+                ActionRow.created_at >= now - REPEAT_WINDOW_S,
+            )
+            .order_by(ActionRow.created_at.desc())
+        ).scalars()
+        for row in candidates:
+            if json.loads(row.refusals or "[]") == reasons:
+                return row
+        return None
+
     def approve(self, action_id: str, approver: User) -> Action:
+        if not approver.role.may_approve:
+            raise NotAllowed(f"{approver.name} ({approver.role.value}) may not approve changes")
         now = self.clock()
-        self.expire_due()
         with self.db.session() as s:
             row = self.row(s, action_id)
-            self._check_decider(row, approver, now)
-            decisions = self._approvals(s, row.id)
-            if any(a.user == approver.name for a in decisions):
-                raise ApprovalError(f"{approver.name} has already decided on this action")
-            given = [a for a in decisions if a.decision == "approve" and a.expires_at > now and not a.used]
-            if (
-                row.supervisor_needed
-                and given
-                and approver.role is not Role.SUPERVISOR
-                and not any(a.role == Role.SUPERVISOR.value for a in given)
-            ):
-                raise ApprovalError(
-                    "this change is above the approval threshold: the second approval must be a supervisor's"
-                )
-            s.add(
-                ApprovalRow(
-                    action_id=row.id,
-                    user=approver.name,
-                    role=approver.role.value,
-                    decision="approve",
-                    tag=row.tag,
-                    old_value=row.old_value,
-                    new_value=row.new_value,
-                    created_at=now,
-                    expires_at=now + self.rules.approval_ttl_s,
-                )
+            if not self._lapse(s, row, now):
+                return self._approve(s, row, approver, now)
+        # Outside the transaction, so that the expiry it recorded is kept.
+        raise DecisionConflict(f"action {row.id[:8]} has expired; propose it again against the live value")
+
+    def _approve(self, s: Session, row: ActionRow, approver: User, now: float) -> Action:
+        if row.requested_by == approver.name:
+            raise ApprovalError("nobody approves their own proposal (the agent's proposals belong to who asked)")
+        mine = self._decision_of(s, row.id, approver.name)
+        if mine is not None:
+            raise DecisionConflict(
+                f"{approver.name} already decided on action {row.id[:8]} ({mine.decision}, "
+                f"{_clock_text(mine.created_at)}); an approval counts once per person"
             )
-            count = len(given) + 1
-            if count >= row.approvals_needed:
-                row.status = Status.APPROVED.value
-            record(
-                s,
-                AuditEvent.APPROVED,
-                row,
-                actor=approver.name,
-                at=now,
-                details={"role": approver.role.value, "approvals": f"{count}/{row.approvals_needed}"},
+        if row.status != Status.PENDING.value:
+            raise DecisionConflict(decided_by(s, row))
+        given = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now and not a.used]
+        if (
+            row.supervisor_needed
+            and given
+            and approver.role is not Role.SUPERVISOR
+            and not any(a.role == Role.SUPERVISOR.value for a in given)
+        ):
+            raise ApprovalError(
+                "this change is above the approval threshold: the second approval must be a supervisor's"
             )
-            s.flush()
-            return action_view(s, row)
+        s.add(
+            ApprovalRow(
+                action_id=row.id,
+                user=approver.name,
+                role=approver.role.value,
+                decision="approve",
+                tag=row.tag,
+                old_value=row.old_value,
+                new_value=row.new_value,
+                created_at=now,
+                expires_at=now + self.rules.approval_ttl_s,
+            )
+        )
+        s.flush()
+        count = len(given) + 1
+        if count >= row.approvals_needed:
+            move(s, row, [Status.PENDING], Status.APPROVED)
+        record(
+            s,
+            AuditEvent.APPROVED,
+            row,
+            actor=approver.name,
+            at=now,
+            details={"role": approver.role.value, "approvals": f"{count}/{row.approvals_needed}"},
+        )
+        return action_view(s, row)
 
     def reject(self, action_id: str, user: User, reason: str) -> Action:
-        if not reason.strip():
-            raise ApprovalError("a rejection needs a reason")
+        """A veto by someone who may approve; the requester's own "reject" is a withdrawal."""
+        reason = _reason_text(reason, "reason for the rejection")
         now = self.clock()
         with self.db.session() as s:
             row = self.row(s, action_id)
-            if not user.role.may_approve and user.name != row.requested_by:
+            if user.name == row.requested_by:
+                decision, status, event = "withdraw", Status.WITHDRAWN, AuditEvent.WITHDRAWN
+            elif user.role.may_approve:
+                decision, status, event = "reject", Status.REJECTED, AuditEvent.REJECTED
+            else:
                 raise NotAllowed(f"{user.name} ({user.role.value}) may not reject changes")
-            if Status(row.status) not in (Status.PENDING, Status.APPROVED):
-                raise ApprovalError(
-                    f"action {row.id} is {row.status}; only pending or approved actions can be rejected"
-                )
+            if not self._lapse(s, row, now):
+                self._close(s, row, user, decision, reason, now, status, event)
+                return action_view(s, row)
+        raise DecisionConflict(f"action {row.id[:8]} had expired; there is nothing left to {decision}")
+
+    def withdraw(self, action_id: str, user: User, reason: str) -> Action:
+        """The requester takes their proposal back, as long as the executor has not taken it."""
+        reason = _reason_text(reason, "reason for the withdrawal")
+        now = self.clock()
+        with self.db.session() as s:
+            row = self.row(s, action_id)
+            if user.name != row.requested_by:
+                raise NotAllowed(f"only {row.requested_by}, who asked for it, may withdraw action {row.id[:8]}")
+            if not self._lapse(s, row, now):
+                self._close(s, row, user, "withdraw", reason, now, Status.WITHDRAWN, AuditEvent.WITHDRAWN)
+                return action_view(s, row)
+        raise DecisionConflict(f"action {row.id[:8]} had expired; there is nothing left to withdraw")
+
+    def settle(self, action_id: str, user: User, *, written: bool, reason: str) -> Action:
+        """A supervisor's verdict on an action whose outcome nothing could prove, after checking the line."""
+        if user.role is not Role.SUPERVISOR:
+            raise NotAllowed(f"{user.name} ({user.role.value}) may not settle actions; a supervisor may")
+        reason = _reason_text(reason, "reason for settling")
+        now = self.clock()
+        with self.db.session() as s:
+            row = self.row(s, action_id)
+            if row.status != Status.UNVERIFIED.value:
+                raise DecisionConflict(f"{decided_by(s, row)}; only unverified actions are settled by a person")
+            status = Status.SUCCEEDED if written else Status.FAILED
+            verdict = "written" if written else "not written"
+            move(s, row, [Status.UNVERIFIED], status, finished_at=now, result=f"settled by {user.name}: {verdict}")
+            record(s, AuditEvent.SETTLED, row, actor=user.name, at=now, details={"verdict": verdict, "reason": reason})
+            return action_view(s, row)
+
+    def _close(
+        self,
+        s: Session,
+        row: ActionRow,
+        user: User,
+        decision: str,
+        reason: str,
+        now: float,
+        status: Status,
+        event: AuditEvent,
+    ) -> None:
+        if Status(row.status) not in OPEN:
+            raise DecisionConflict(decided_by(s, row))
+        move(s, row, OPEN, status, finished_at=now)
+        if self._decision_of(s, row.id, user.name) is None:
             s.add(
                 ApprovalRow(
                     action_id=row.id,
                     user=user.name,
                     role=user.role.value,
-                    decision="reject",
+                    decision=decision,
                     reason=reason,
                     tag=row.tag,
                     old_value=row.old_value,
@@ -299,38 +493,50 @@ class ActionService:
                     expires_at=now,
                 )
             )
-            row.status = Status.REJECTED.value
-            row.finished_at = now
-            record(s, AuditEvent.REJECTED, row, actor=user.name, at=now, details={"reason": reason})
-            s.flush()
-            return action_view(s, row)
+        record(s, event, row, actor=user.name, at=now, details={"reason": reason})
+
+    def _lapse(self, s: Session, row: ActionRow, now: float) -> bool:
+        """Expire `row` in this transaction if its time is up; True when it did (the caller stops there)."""
+        if Status(row.status) not in OPEN or not self._lapsed(s, row, now):
+            return False
+        move(s, row, OPEN, Status.EXPIRED, finished_at=now)
+        record(s, AuditEvent.EXPIRED, row, actor="system", at=now)
+        return True
+
+    def _lapsed(self, s: Session, row: ActionRow, now: float) -> bool:
+        if row.expires_at <= now:
+            return True
+        if row.status == Status.APPROVED.value:
+            valid = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now]
+            return len(valid) < row.approvals_needed
+        return False
 
     def expire_due(self) -> list[str]:
         """Pending proposals past their time, and approved ones whose approvals lapsed, become expired."""
         now = self.clock()
+        with self.db.reader() as s:
+            # A cheap look first, so the common case (nothing due) takes no write lock.
+            due = [
+                row.id
+                for row in s.execute(select(ActionRow).where(ActionRow.status.in_([x.value for x in OPEN]))).scalars()
+                if self._lapsed(s, row, now)
+            ]
+        if not due:
+            return []
         expired: list[str] = []
         with self.db.session() as s:
-            rows = s.execute(
-                select(ActionRow).where(ActionRow.status.in_([Status.PENDING.value, Status.APPROVED.value]))
-            ).scalars()
-            for row in rows:
-                lapsed = row.expires_at <= now
-                if row.status == Status.APPROVED.value:
-                    valid = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now]
-                    lapsed = lapsed or len(valid) < row.approvals_needed
-                if lapsed:
-                    row.status = Status.EXPIRED.value
-                    row.finished_at = now
-                    record(s, AuditEvent.EXPIRED, row, actor="system", at=now)
+            for action_id in due:
+                row = s.get(ActionRow, action_id)
+                if row is not None and self._lapse(s, row, now):
                     expired.append(row.id)
         return expired
 
     def get(self, action_id: str) -> Action:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             return action_view(s, self.row(s, action_id))
 
     def list_actions(self, *, status: Status | None = None, tag: str | None = None, limit: int = 200) -> list[Action]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             query = select(ActionRow).order_by(ActionRow.created_at.desc()).limit(limit)
             if status is not None:
                 query = query.where(ActionRow.status == status.value)
@@ -342,8 +548,7 @@ class ActionService:
         """The kill switch: with writes off the executor refuses everything, whatever was approved."""
         if by.role not in (Role.SUPERVISOR, Role.ADMIN):
             raise NotAllowed(f"{by.name} ({by.role.value}) may not switch writes; a supervisor or admin may")
-        if not reason.strip():
-            raise ApprovalError("switching writes needs a reason")
+        reason = _reason_text(reason, "reason for switching writes")
         now = self.clock()
         with self.db.session() as s:
             row = s.get(SwitchRow, KILL_SWITCH)
@@ -356,7 +561,7 @@ class ActionService:
             audit.append(s, event, actor=by.name, at=now, details={"reason": reason})
 
     def writes_enabled(self) -> tuple[bool, str]:
-        with self.db.session() as s:
+        with self.db.reader() as s:
             row = s.get(SwitchRow, KILL_SWITCH)
             if row is None:
                 return True, ""
@@ -368,7 +573,8 @@ class ActionService:
         if row is None:
             # A short id prefix as printed by `actions list`; only hex digits and dashes reach the LIKE.
             if not re.fullmatch(r"[0-9a-f-]{6,36}", action_id):
-                raise ActionNotFound(f"no action {action_id!r}; `copilot actions list` shows them")
+                shown = untrusted.one_line(action_id, 40)
+                raise ActionNotFound(f"no action {shown!r}; `copilot actions list` shows them")
             matches = session.execute(select(ActionRow).where(ActionRow.id.like(f"{action_id}%"))).scalars().all()
             if len(matches) == 1:
                 return matches[0]
@@ -379,12 +585,20 @@ class ActionService:
     def _approvals(session: Session, action_id: str) -> list[ApprovalRow]:
         return list(session.execute(select(ApprovalRow).where(ApprovalRow.action_id == action_id)).scalars())
 
-    def _check_decider(self, row: ActionRow, user: User, now: float) -> None:
-        if not user.role.may_approve:
-            raise NotAllowed(f"{user.name} ({user.role.value}) may not approve changes")
-        if user.name == row.requested_by:
-            raise ApprovalError("nobody approves their own proposal (the agent's proposals belong to who asked)")
-        if row.status != Status.PENDING.value:
-            raise ApprovalError(f"action {row.id} is {row.status}, not pending")
-        if row.expires_at <= now:
-            raise ApprovalError(f"action {row.id} has expired; propose it again against the live value")
+    @staticmethod
+    def _decision_of(session: Session, action_id: str, user: str) -> ApprovalRow | None:
+        return session.execute(
+            select(ApprovalRow).where(ApprovalRow.action_id == action_id, ApprovalRow.user == user)
+        ).scalar()
+
+
+def _as_typed(value: object) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def _reason_text(reason: str, what: str) -> str:
+    """A reason as it will be stored and shown: plain, not empty, not a wall of text."""
+    try:
+        return untrusted.check_reason(reason, what=what)
+    except ValueError as err:
+        raise ApprovalError(str(err)) from err

@@ -24,6 +24,7 @@ class AuditEvent(StrEnum):
     REFUSED = "refused"
     APPROVED = "approved"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
     EXECUTING = "executing"  # the write intent, recorded before the write
     EXECUTED = "executed"
@@ -31,10 +32,18 @@ class AuditEvent(StrEnum):
     FAILED = "failed"
     UNVERIFIED = "unverified"
     RECONCILED = "reconciled"
+    SETTLED = "settled"  # a person's verdict on an unverified write
     KILL_SWITCH_ON = "kill_switch_on"
     KILL_SWITCH_OFF = "kill_switch_off"
     USER_ADDED = "user_added"
     PASSWORD_SET = "password_set"
+    ROLE_CHANGED = "role_changed"
+    USER_DEACTIVATED = "user_deactivated"
+    SIGNIN_OK = "signin_ok"
+    SIGNIN_FAILED = "signin_failed"  # the password was checked and was wrong, or the name is unknown
+    SIGNIN_THROTTLED = "signin_throttled"  # turned away unchecked: a wait or a lockout was running
+    LOCKED_OUT = "locked_out"
+    UNLOCKED = "unlocked"
 
 
 @dataclass(frozen=True, kw_only=True)

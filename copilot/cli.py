@@ -17,10 +17,12 @@ from connectors.errors import ConnectorError
 from connectors.line import load_line
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import ask_ops, demo_ops, evaluation, kb_ops, line_ops, pipeline_ops
+from copilot import ask_ops, demo_ops, evaluation, kb_ops, line_ops, pipeline_ops, policy
 from copilot.actions import Status
+from copilot.cli_servers import servers_app
 from copilot.errors import CopilotError
 from copilot.settings import ConfigError, Settings, load_settings
+from copilot.untrusted import plain
 from copilot.users import Role
 from knowledge import KnowledgeError, library_path
 
@@ -32,6 +34,7 @@ app = typer.Typer(
 )
 fault_app = typer.Typer(help="List, inject and clear simulator faults.", no_args_is_help=True)
 app.add_typer(fault_app, name="fault")
+app.add_typer(servers_app, name="servers")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,7 +47,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
+    # Messages quote names, tags and reasons people typed: no escape sequence reaches the terminal raw.
+    typer.echo(f"error: {plain(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -128,6 +132,8 @@ def sim(
         if info.secure:
             typer.echo(f"secure mode: Basic256Sha256 SignAndEncrypt, user {info.user!r} password {info.password!r}")
             typer.echo(f"certificates under {settings.data_dir / 'pki'}")
+            # A person compares this with what `copilot servers trust` shows before confirming it.
+            typer.echo(f"server certificate fingerprint {info.fingerprint} (application URI {info.application_uri})")
         typer.echo("press Ctrl-C to stop")
 
     line_ops.run_simulator(settings.line, options, started)
@@ -187,15 +193,17 @@ def tags(
         else:
             rng = f"{var.eu_low}..{var.eu_high}" if var.eu_low is not None else ""
             rw = "rw" if var.writable else "r"
-            typer.echo(f"{var.node_id:<60} {var.data_type:<8} {var.unit:<8} {rng:<16} {rw:<2} {var.browse_path}")
+            # Node ids, units and browse paths are the server's strings: no escape sequence reaches the terminal.
+            node, unit, path = plain(str(var.node_id)), plain(var.unit), plain(var.browse_path)
+            typer.echo(f"{node:<60} {var.data_type:<8} {unit:<8} {rng:<16} {rw:<2} {path}")
 
 
 def _print_readings(readings: list[Reading], availability: str) -> None:
     typer.echo(f"-- line {availability} at {datetime.now(UTC):%H:%M:%S} UTC")
     for r in readings:
         stamp = f"{r.source_time:%H:%M:%S.%f}"[:-3] if r.source_time else "-"
-        value = line_ops.format_value(r)
-        typer.echo(f"{r.tag:<32} {value:>10} {r.unit:<12} {r.quality.value:<11} {stamp}")
+        value = plain(line_ops.format_value(r))  # a string value is the server's text
+        typer.echo(f"{plain(r.tag):<32} {value:>10} {plain(r.unit):<12} {r.quality.value:<11} {stamp}")
     sys.stdout.flush()
 
 
@@ -281,7 +289,7 @@ def ingest(
             f"and {summary.total_records} records"
         )
         for outcome in summary.skipped:
-            typer.echo(f"skipped {outcome.source}: {outcome.reason}")
+            typer.echo(f"skipped {plain(str(outcome.source))}: {plain(outcome.reason)}")
     if summary.skipped:
         raise typer.Exit(3)
 
@@ -305,8 +313,9 @@ def search(
     if not hits:
         typer.echo("no passage found; is the knowledge base ingested (`copilot ingest`)?")
     for rank, hit in enumerate(hits, 1):
-        typer.echo(f"{rank}. {hit.where()}  [{hit.score:.3f}]  {hit.source}")
-        typer.echo("   " + hit.text.replace("\n", "\n   "))
+        # Titles, sources and passages come from documents: plain() keeps their escape sequences off the terminal.
+        typer.echo(f"{rank}. {plain(hit.where())}  [{hit.score:.3f}]  {plain(hit.source)}")
+        typer.echo("   " + plain(hit.text).replace("\n", "\n   "))
 
 
 @app.command()
@@ -328,8 +337,9 @@ def records(
     if not hits:
         typer.echo("no record found")
     for hit in hits:
-        head = f"{hit.code} {hit.symptom}".strip()
-        typer.echo(f"- {head}\n  cause: {hit.cause}\n  remedy: {hit.remedy}\n  source: {hit.title}, {hit.section}")
+        head = plain(f"{hit.code} {hit.symptom}".strip())
+        typer.echo(f"- {head}\n  cause: {plain(hit.cause)}\n  remedy: {plain(hit.remedy)}")
+        typer.echo(f"  source: {plain(hit.title)}, {plain(hit.section)}")
 
 
 def _eval_safety(json_out: bool) -> None:
@@ -440,53 +450,134 @@ def _print_action(action: Any, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(action.as_json(), indent=1, default=str))
         return
+    # Tags, names and reasons were typed by people or the agent: plain() keeps escapes and bidi controls out.
     old = "?" if action.old_value is None else f"{action.old_value:g}"
-    typer.echo(f"{action.id}  {action.status.value:<10} {action.tag}: {old} -> {action.new_value:g} {action.unit}")
-    typer.echo(f"  asked by {action.requested_by}{' via the agent' if action.via_agent else ''}: {action.reason}")
+    change = f"{plain(action.tag)}: {old} -> {plain(action.target_text)} {plain(action.unit)}"
+    typer.echo(f"{action.id}  {action.status.value:<10} {change}")
+    via = " via the agent" if action.via_agent else ""
+    typer.echo(f"  asked by {plain(action.requested_by)}{via}: {plain(action.reason)}")
     for why in action.refusals:
-        typer.echo(f"  refused: {why}")
+        typer.echo(f"  refused: {plain(why)}")
     need = f"{action.approvals_needed} approval(s)" + (", one a supervisor's" if action.supervisor_needed else "")
     typer.echo(
         f"  needs {need}; given: "
-        + (", ".join(f"{a.user} ({a.role}, {a.decision})" for a in action.approvals) or "none")
+        + (", ".join(f"{plain(a.user)} ({a.role}, {a.decision})" for a in action.approvals) or "none")
     )
     if action.result:
         typer.echo(
-            f"  result: {action.result}"
+            f"  result: {plain(action.result)}"
             + (f" (read back {action.read_back:g})" if action.read_back is not None else "")
         )
+
+
+AdminOpt = Annotated[
+    str, typer.Option("--as", help="The admin who authorises it; their password from COPILOT_PASSWORD or a prompt.")
+]
+RoleOpt = Annotated[Role, typer.Option("--role", help="operator, maintenance, supervisor or admin.")]
+
+
+def _new_password() -> str:
+    import os
+
+    # The new person's password: never the variable that carries the signed-in admin's own.
+    given = os.environ.get("COPILOT_NEW_PASSWORD")
+    if given is not None:
+        return given
+    return str(typer.prompt("the new person's password", hide_input=True, confirmation_prompt=True))
 
 
 @users_app.command("add")
 @friendly
 def users_add(
     name: str,
-    role: Annotated[Role, typer.Option("--role", help="operator, maintenance, supervisor or admin.")],
+    role: RoleOpt,
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="The admin who adds the person (not needed for the first admin of a new database)."),
+    ] = None,
 ) -> None:
-    """Add a person (the password comes from COPILOT_PASSWORD or a prompt, and is never shown)."""
-    ctx = pipeline_ops.open_context(load_settings())
-    user = pipeline_ops.users_add(ctx, name, role, _person_password())
+    """Add a person on an admin's sign-in; the new person's password comes from COPILOT_NEW_PASSWORD or a prompt."""
+    ctx = pipeline_ops.open_context(load_settings(), create=True)  # the first person creates the database
+    admin = _login(ctx, as_user) if as_user is not None else None
+    user = pipeline_ops.users_add(ctx, name, role, _new_password(), admin=admin)
     typer.echo(f"added {user.name} as {user.role.value}")
+
+
+@users_app.command("role")
+@friendly
+def users_role(name: str, role: RoleOpt, as_user: AdminOpt) -> None:
+    """Give a person another role, on an admin's sign-in; the last active admin keeps theirs."""
+    ctx = pipeline_ops.open_context(load_settings())
+    user = pipeline_ops.users_role(ctx, name, role, admin=_login(ctx, as_user))
+    typer.echo(f"{user.name} is {user.role.value}")
+
+
+@users_app.command("deactivate")
+@friendly
+def users_deactivate(name: str, as_user: AdminOpt) -> None:
+    """Stop a person from signing in, on an admin's sign-in; their history stays. The last active admin stays."""
+    ctx = pipeline_ops.open_context(load_settings())
+    user = pipeline_ops.users_deactivate(ctx, name, admin=_login(ctx, as_user))
+    typer.echo(f"{user.name} is deactivated: they can no longer sign in")
+
+
+@users_app.command("unlock")
+@friendly
+def users_unlock(
+    name: str,
+    as_user: Annotated[
+        str, typer.Option("--as", help="A supervisor or admin; their password from COPILOT_PASSWORD or a prompt.")
+    ],
+    client: Annotated[bool, typer.Option("--client", help="NAME is a client as `users list` shows it.")] = False,
+) -> None:
+    """Clear a person's sign-in wait or lockout (or a client's, with --client), on a supervisor's sign-in."""
+    ctx = pipeline_ops.open_context(load_settings())
+    if pipeline_ops.users_unlock(ctx, name, by=_login(ctx, as_user), client=client):
+        typer.echo(f"unlocked {plain(name)}: the next sign-in is checked at once")
+    else:
+        typer.echo(f"{plain(name)} had no sign-in wait or lockout running")
 
 
 @users_app.command("list")
 @friendly
 def users_list(json_out: JsonOpt = False) -> None:
-    """The people who may use the co-pilot."""
+    """The people who may use the co-pilot, and any sign-in wait or lockout running now."""
+    from copilot.signin import PERSON, clock_time, person_key
+
     ctx = pipeline_ops.open_context(load_settings())
     people = pipeline_ops.users_list(ctx)
+    held = pipeline_ops.lockouts(ctx)
+    by_person = {h.key: h for h in held if h.kind == PERSON}
     if json_out:
-        _echo_json([{"name": u.name, "role": u.role.value, "active": u.active} for u in people])
+        until = {u.name: by_person[k].until if (k := person_key(u.name)) in by_person else None for u in people}
+        _echo_json(
+            [
+                {"name": u.name, "role": u.role.value, "active": u.active, "signin_blocked_until": until[u.name]}
+                for u in people
+            ]
+        )
         return
     for user in people:
-        typer.echo(f"{user.name:<20} {user.role.value:<12} {'active' if user.active else 'inactive'}")
+        state = "active" if user.active else "inactive"
+        hold = by_person.pop(person_key(user.name), None)
+        if hold is not None:
+            state += f", {'locked out' if hold.locked else 'waiting'} until {clock_time(hold.until, seconds=True)}"
+        typer.echo(f"{plain(user.name):<20} {user.role.value:<12} {state}")
+    # What is left is other names (unknown, mistyped) and clients: a supervisor may clear these too.
+    for hold in [*by_person.values(), *(h for h in held if h.kind != PERSON)]:
+        what = "locked out" if hold.locked else "waiting"
+        who = plain(hold.shown if hold.kind == PERSON else hold.key)
+        typer.echo(
+            f"{hold.kind} {who!r}: {what} until {clock_time(hold.until, seconds=True)} "
+            f"after {hold.failures} failed sign-ins ({hold.refused} turned away)"
+        )
 
 
 @app.command()
 @friendly
 def propose(
     tag: str,
-    value: float,
+    value: Annotated[str, typer.Argument(help="The new setpoint, e.g. 51 or 5.1.")],
     as_user: AsOpt,
     reason: Annotated[str, typer.Option("--reason", help="Why the change is needed.")],
     endpoint: EndpointOpt = None,
@@ -494,8 +585,12 @@ def propose(
     json_out: JsonOpt = False,
 ) -> None:
     """Propose a setpoint change; policy judges it against the live line (exit 2 with every reason if refused)."""
+    try:
+        number = policy.parse_value(value)
+    except ValueError as err:
+        _fail(str(err), 2)
     ctx = pipeline_ops.open_context(_settings(endpoint, line))
-    action = pipeline_ops.propose(ctx, _login(ctx, as_user), tag, value, reason)
+    action = pipeline_ops.propose(ctx, _login(ctx, as_user), tag, number, reason, requested=value.strip())
     _print_action(action, json_out)
     if action.status is Status.REFUSED:
         raise typer.Exit(2)
@@ -521,13 +616,14 @@ def ask(
         typer.echo(json.dumps(answer.as_json(), indent=2, default=str))
         return
     label = "offline diagnosis engine" if answer.provider == "offline" else f"{answer.provider}: {answer.model}"
-    typer.echo(answer.text)
+    # The answer quotes the question, documents and tag names: plain() keeps escape sequences off the terminal.
+    typer.echo(plain(answer.text))
     for i, citation in enumerate(answer.citations, start=1):
-        typer.echo(f"  [{i}] {citation.where()}")
+        typer.echo(f"  [{i}] {plain(citation.where())}")
     for proposal in answer.proposals:
         typer.echo(
-            f"  proposal {proposal.action_id[:8]} {proposal.tag} -> {proposal.proposed:g} {proposal.unit}: "
-            f"{proposal.status}"
+            f"  proposal {proposal.action_id[:8]} {plain(proposal.tag)} -> {proposal.proposed:g} "
+            f"{plain(proposal.unit)}: {proposal.status}"
         )
     typer.echo(f"({label}, {answer.latency_s:.2f} s)")
 
@@ -547,8 +643,9 @@ def actions_list(
         return
     for action in found:
         old = "?" if action.old_value is None else f"{action.old_value:g}"
-        change = f"{old} -> {action.new_value:g}"
-        typer.echo(f"{action.id[:8]}  {action.status.value:<10} {action.tag:<28} {change}  {action.requested_by}")
+        change = f"{old} -> {plain(action.target_text)}"
+        tag, by = plain(action.tag), plain(action.requested_by)
+        typer.echo(f"{action.id[:8]}  {action.status.value:<10} {tag:<28} {change}  {by}")
 
 
 @actions_app.command("show")
@@ -560,7 +657,7 @@ def actions_show(action_id: str, json_out: JsonOpt = False) -> None:
     _print_action(action, json_out)
     if not json_out:
         for entry in pipeline_ops.action_history(ctx, action.id):
-            typer.echo(f"  #{entry.seq} {entry.event:<11} by {entry.actor}")
+            typer.echo(f"  #{entry.seq} {entry.event:<11} by {plain(entry.actor)}")
 
 
 @app.command()
@@ -584,9 +681,40 @@ def reject(
     reason: Annotated[str, typer.Option("--reason", help="Why not.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Reject an action, with a reason."""
+    """Reject an action, with a reason (exit 1 naming who decided first if someone did)."""
     ctx = pipeline_ops.open_context(load_settings())
-    action = ctx.service.reject(action_id, _login(ctx, as_user), reason)
+    action = pipeline_ops.reject(ctx, _login(ctx, as_user), action_id, reason)
+    _print_action(action, json_out)
+
+
+@app.command()
+@friendly
+def withdraw(
+    action_id: str,
+    as_user: AsOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why you take it back.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Withdraw your own proposal before it is written."""
+    ctx = pipeline_ops.open_context(load_settings())
+    action = pipeline_ops.withdraw(ctx, _login(ctx, as_user), action_id, reason)
+    _print_action(action, json_out)
+
+
+@actions_app.command("settle")
+@friendly
+def actions_settle(
+    action_id: str,
+    as_user: AsOpt,
+    outcome: Annotated[str, typer.Option("--outcome", help="written or not-written, as checked on the line.")],
+    reason: Annotated[str, typer.Option("--reason", help="What you checked.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """A supervisor's verdict on an unverified action, after checking the value on the line."""
+    if outcome not in ("written", "not-written"):
+        _fail("say --outcome written or --outcome not-written", 2)
+    ctx = pipeline_ops.open_context(load_settings())
+    action = pipeline_ops.settle(ctx, _login(ctx, as_user), action_id, written=outcome == "written", reason=reason)
     _print_action(action, json_out)
 
 

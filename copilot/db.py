@@ -1,7 +1,15 @@
-"""The action pipeline's tables (users, actions, approvals, audit, switches); SQLite or PostgreSQL."""
+"""The action pipeline's tables (users, actions, approvals, audit, switches); SQLite or PostgreSQL.
+
+Every change is made in a write session, and write sessions are serialised by the database itself: SQLite's
+`BEGIN IMMEDIATE` takes the one write lock before the first read, PostgreSQL's transaction-scoped advisory lock
+does the same across connections and processes. A decision therefore reads and writes one consistent state,
+and the audit chain's next link cannot be taken twice. Readers (`reader()`) never wait for writers.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,12 +21,15 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from copilot.errors import StoreUnavailable
@@ -53,6 +64,9 @@ class ActionRow(Base):
     requested_by: Mapped[str] = mapped_column(String(64), index=True)
     via_agent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    # What the person or agent asked for, exactly as given: a refused NaN or 1e309 is shown as asked, not as 0.
+    requested: Mapped[str] = mapped_column(String(64), default="")
+    repeats: Mapped[int] = mapped_column(Integer, default=0)  # identical refused proposals folded into this row
     refusals: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of reasons
     approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
     supervisor_needed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -68,12 +82,14 @@ class ApprovalRow(Base):
     """One person's decision, bound to the exact change it approves."""
 
     __tablename__ = "approvals"
+    # One decision per person per action, held by the database whatever the code above it does.
+    __table_args__ = (UniqueConstraint("action_id", "user", name="one_decision_per_person"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     action_id: Mapped[str] = mapped_column(ForeignKey("actions.id"), index=True)
     user: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
-    decision: Mapped[str] = mapped_column(String(8))  # approve or reject
+    decision: Mapped[str] = mapped_column(String(8))  # approve, reject or withdraw
     reason: Mapped[str] = mapped_column(Text, default="")
     tag: Mapped[str] = mapped_column(String(128))
     old_value: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -113,46 +129,176 @@ class SwitchRow(Base):
     at: Mapped[float] = mapped_column(Float)
 
 
-class Database:
-    """An engine and its sessions; `session()` commits on success and rolls back on any error."""
+class SignInThrottleRow(Base):
+    """Failed sign-ins of one person (by name skeleton) or one client, and the wait or lockout they earned."""
 
-    def __init__(self, url: str) -> None:
+    __tablename__ = "signin_throttle"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # person or client
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shown: Mapped[str] = mapped_column(String(64), default="")  # the name or client as last typed, for people
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in the window that began at window_start
+    window_start: Mapped[float] = mapped_column(Float, default=0.0)
+    last_failure_at: Mapped[float] = mapped_column(Float, default=0.0)
+    until: Mapped[float] = mapped_column(Float, default=0.0)  # no password is checked before this time
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)  # `until` is a lockout, not a short wait
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # attempts turned away unchecked
+
+
+# The key of PostgreSQL's advisory lock that serialises write sessions (any constant shared by all processes).
+_WRITE_LOCK_KEY = 0x1C0B11_07
+_REQUIRED_TABLES = ("actions", "approvals", "audit", "users")
+
+
+class Database:
+    """An engine and its sessions.
+
+    `session()` is a write transaction: it commits on success, rolls back on any error, and holds the database's
+    write lock from its first statement. `reader()` is a read-only snapshot that never blocks a writer.
+    With `create=False` the database must already hold the pipeline's tables: a mistyped path or an empty file
+    is an error that says so, never a new empty database whose audit chain "verifies" with 0 entries.
+    """
+
+    def __init__(self, url: str, *, create: bool = True, busy_timeout_s: float = 10.0) -> None:
         self.url = url
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._local = threading.local()
+        try:
+            parsed = make_url(url)
+        except ArgumentError as err:
+            raise StoreUnavailable(f"COPILOT_DATABASE_URL {_redact(url)!r} is not a database URL: {err}") from err
+        self.dialect = parsed.get_backend_name()
+        sqlite_file = _sqlite_file(parsed.database) if self.dialect == "sqlite" else None
+        if sqlite_file is not None:
+            _check_sqlite_file(sqlite_file, create=create)
         try:
             self.engine: Engine = create_engine(url, future=True)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            # Writers get their own engine: on SQLite its transactions begin IMMEDIATE, readers' stay deferred.
+            self._write_engine: Engine = create_engine(url, future=True) if self.dialect == "sqlite" else self.engine
+            if self.dialect == "sqlite":
+                event.listen(self.engine, "connect", self._sqlite_pragmas)
+                event.listen(self._write_engine, "connect", self._sqlite_pragmas)
+                event.listen(self.engine, "begin", _sqlite_begin_deferred)
+                event.listen(self._write_engine, "begin", _sqlite_begin_immediate)
+            if create:
+                Base.metadata.create_all(self._write_engine)
+            else:
+                missing = [t for t in _REQUIRED_TABLES if not inspect(self.engine).has_table(t)]
+                if missing:
+                    raise StoreUnavailable(
+                        f"{_redact(url)} holds no co-pilot database (no {', '.join(missing)} table); check "
+                        "COPILOT_DATABASE_URL, or create it with `copilot users add NAME --role admin`"
+                    )
         except SQLAlchemyError as err:
-            raise StoreUnavailable(f"cannot open the database {_redact(url)}: {err}") from err
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            raise StoreUnavailable(f"cannot open the database {_redact(url)}: {_reason(err)}") from err
+        if sqlite_file is not None:
+            _private(sqlite_file)
+        self._sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A write transaction holding the write lock; nesting one inside another in one thread is a bug."""
+        if getattr(self._local, "writing", False):
+            # The inner session would wait forever for the lock the outer one holds.
+            raise RuntimeError("a write session was opened inside another write session of the same database")
+        self._local.writing = True
         session = self._sessions()
         try:
+            if self.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
             yield session
             session.commit()
         except SQLAlchemyError as err:
             session.rollback()
-            raise StoreUnavailable(f"database error on {_redact(self.url)}: {err}") from err
+            raise StoreUnavailable(f"database error on {_redact(self.url)}: {_reason(err)}") from err
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+            self._local.writing = False
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only session: what the console and `list`/`show` commands need, without the write lock."""
+        session = self._readers()
+        try:
+            # Closing (not rolling back) ends the snapshot and leaves the rows read loaded for the caller.
+            yield session
+        except SQLAlchemyError as err:
+            session.rollback()
+            raise StoreUnavailable(f"database error on {_redact(self.url)}: {_reason(err)}") from err
+        finally:
+            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._write_engine.dispose()
+
+    def _sqlite_pragmas(self, connection: object, _record: object) -> None:
+        cursor = connection.cursor()  # type: ignore[attr-defined]
+        # WAL lets the console read while the CLI writes; a busy timeout waits for a writer instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+        # pysqlite would BEGIN on its own (deferred, only at the first write); we begin ourselves, see below.
+        connection.isolation_level = None  # type: ignore[attr-defined]
 
 
-def _sqlite_pragmas(connection: object, _record: object) -> None:
-    cursor = connection.cursor()  # type: ignore[attr-defined]
-    # WAL lets the console read while the CLI writes; a busy timeout waits for a writer instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _reason(err: SQLAlchemyError) -> str:
+    """The driver's own message without the SQL and its parameters (they may carry reasons or hashes)."""
+    if isinstance(err, OperationalError) and "locked" in str(err.orig):
+        return "the database is locked by another process for too long; try again, and check for a stuck process"
+    orig = getattr(err, "orig", None)
+    return str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else type(err).__name__
+
+
+def _sqlite_file(database: str | None) -> Path | None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
+    if path.is_dir():
+        raise StoreUnavailable(f"{path} is a folder, not a database file; check COPILOT_DATABASE_URL")
+    if path.exists():
+        if path.stat().st_size == 0:
+            # SQLite would take an empty file as an empty database, and verify an audit trail of 0 entries.
+            raise StoreUnavailable(
+                f"{path} is an empty file, not a co-pilot database; restore it from a backup or remove it"
+            )
+        return
+    if not create:
+        raise StoreUnavailable(
+            f"no database at {path}; check COPILOT_DATABASE_URL and COPILOT_DATA_DIR, "
+            "or create it with `copilot users add NAME --role admin`"
+        )
+    if not path.parent.is_dir():
+        raise StoreUnavailable(f"the folder {path.parent} does not exist; check COPILOT_DATABASE_URL")
+    # Created empty and private first: SQLite gives its WAL and shared-memory files the same permissions.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _private(path: Path) -> None:
+    """Only the co-pilot's own account may read people, hashes and the audit trail."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if candidate.exists():
+                candidate.chmod(0o600)
+        except OSError:
+            pass  # a file owned by another account: leave it, the owner's permissions stand
+
+
+def _sqlite_begin_deferred(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # The write lock before the first read: a check and the change it guards see the same state.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _redact(url: str) -> str:

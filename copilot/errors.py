@@ -5,6 +5,7 @@ CopilotError                base of everything below
 ├── NotAllowed              the person is unknown, inactive, wrongly authenticated or lacks the role
 ├── ProposalRefused         policy refused a proposal; `reasons` lists every reason (it is recorded too)
 ├── ApprovalError           an approval or rejection breaks a rule (own proposal, expired, used, wrong state)
+│   └── DecisionConflict    someone else decided first (or this person already did): says who and when
 ├── ExecutionRefused        the executor would not write (kill switch, drift, policy, security)
 ├── ActionNotFound          no action with that id
 ├── ModelUnavailable        the language model server failed, timed out or refused the request
@@ -37,6 +38,10 @@ class ProposalRefused(CopilotError):
 
 class ApprovalError(CopilotError):
     """An approval or rejection was not accepted."""
+
+
+class DecisionConflict(ApprovalError):
+    """The action was already decided when this decision reached the database; the message names who and when."""
 
 
 class ExecutionRefused(CopilotError):

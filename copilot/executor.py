@@ -6,18 +6,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.client import LineClient
 from connectors.errors import ConnectorError, LineUnavailable, ReadBackMismatch, WriteRefused
 from connectors.line import LineDefinition
 from connectors.readings import Quality
-from connectors.security import SecurityMode
 from copilot import policy
-from copilot.actions import KILL_SWITCH, Action, ActionService, Status, action_view, recent_changes, record
+from copilot.actions import (
+    KILL_SWITCH,
+    Action,
+    ActionService,
+    Status,
+    action_view,
+    decided_by,
+    move,
+    recent_changes,
+    record,
+)
 from copilot.audit import AuditEvent
 from copilot.db import ActionRow, ApprovalRow, Database, SwitchRow
-from copilot.errors import ExecutionRefused
+from copilot.errors import DecisionConflict, ExecutionRefused
 from copilot.policy import LineSnapshot
 from copilot.users import Role
 
@@ -53,51 +63,61 @@ class Executor:
     async def execute(self, action_id: str) -> Action:
         self.service.expire_due()
         now = self.clock()
-        with self.db.session() as s:
+        with self.db.reader() as s:
             row = self.service.row(s, action_id)
             if row.status != Status.APPROVED.value:
-                raise ExecutionRefused(f"action {row.id} is {row.status}; only approved actions are executed")
+                raise ExecutionRefused(f"{decided_by(s, row)}; only approved actions are executed")
             action_id = row.id
             tag = self.line.tag(row.tag)
-            approvals = [
-                a
-                for a in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars()
-                if a.decision == "approve"
-            ]
+            approvals = self._approve_rows(s, row.id)
         problems = self._approval_problems(row, approvals, now)
         enabled, switch = self.service.writes_enabled()
         if not enabled:
             problems.append(f"writes are switched off ({switch})")
-        if self.options.require_secure and self.client.options.security.mode is not SecurityMode.SIGN_AND_ENCRYPT:
-            problems.append("the configuration demands a SignAndEncrypt session for writes")
+        if self.options.require_secure and not self.client.confirmed_secure:
+            # The session's own state, not the configured mode: SignAndEncrypt to a server a person confirmed.
+            problems.append("writes need a SignAndEncrypt session to a confirmed server, and this one is not")
         if not problems:
             problems.extend(await self._live_problems(row, tag.name))
         if problems:
-            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, "; ".join(problems), actor="executor")
+            return self._refuse(action_id, "; ".join(problems))
         with self.db.session() as s:
-            # The kill switch is read again in the very transaction that commits to writing: a supervisor who
-            # switched writes off while the live value was being read must win.
+            # Everything that a person may change meanwhile is read again in the very transaction that commits to
+            # writing (it holds the write lock): a kill switch, a rejection, a withdrawal or an expiry that got in
+            # first wins, and an action is taken by one executor only.
+            row = self.service.row(s, action_id)
             switch_row = s.get(SwitchRow, KILL_SWITCH)
+            refused = ""
             if switch_row is not None and not switch_row.on:
-                refused_by_switch = f"writes are switched off ({switch_row.by}: {switch_row.reason})"
+                refused = f"writes are switched off ({switch_row.by}: {switch_row.reason})"
+            elif row.status != Status.APPROVED.value:
+                raise ExecutionRefused(f"{decided_by(s, row)}; it is not written")
             else:
-                refused_by_switch = ""
-                # A conditional update, so two executors (two processes, PostgreSQL) cannot both take the action.
-                taken = s.execute(
-                    update(ActionRow)
-                    .where(ActionRow.id == action_id, ActionRow.status == Status.APPROVED.value)
-                    .values(status=Status.WRITING.value, write_started_at=self.clock())
-                )
-                if taken.rowcount != 1:  # type: ignore[attr-defined]
-                    raise ExecutionRefused(f"action {action_id} is no longer approved; it is not written twice")
-            if not refused_by_switch:
-                row = self.service.row(s, action_id)
-                for approval in s.execute(select(ApprovalRow).where(ApprovalRow.action_id == row.id)).scalars():
+                late = self._approval_problems(row, self._approve_rows(s, row.id), self.clock())
+                refused = "; ".join(late)
+            if not refused:
+                try:
+                    move(s, row, [Status.APPROVED], Status.WRITING, write_started_at=self.clock())
+                except DecisionConflict as err:
+                    raise ExecutionRefused(f"{err}; it is not written twice") from err
+                for approval in self._approve_rows(s, row.id):
                     approval.used = True
                 record(s, AuditEvent.EXECUTING, row, actor="executor", at=self.clock())
-        if refused_by_switch:
-            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, refused_by_switch)
+        if refused:
+            return self._refuse(action_id, refused)
         return await self._write(action_id, tag.name, row.new_value)
+
+    @staticmethod
+    def _approve_rows(session: Session, action_id: str) -> list[ApprovalRow]:
+        rows = session.execute(select(ApprovalRow).where(ApprovalRow.action_id == action_id)).scalars()
+        return [a for a in rows if a.decision == "approve"]
+
+    def _refuse(self, action_id: str, why: str) -> Action:
+        """Approved but not written: failed with the reason, unless a person decided otherwise meanwhile."""
+        try:
+            return self._finish(action_id, Status.FAILED, AuditEvent.FAILED, why, was=(Status.APPROVED,))
+        except DecisionConflict:
+            return self.service.get(action_id)
 
     async def _write(self, action_id: str, tag: str, value: float) -> Action:
         try:
@@ -116,8 +136,13 @@ class Executor:
         )
 
     async def reconcile(self) -> list[Action]:
-        """After a restart: actions caught mid-write are settled by reading the line, never by writing."""
-        with self.db.session() as s:
+        """After a restart: actions caught mid-write are settled by reading the line, never by writing.
+
+        Only the new value on the line settles an action (as written). The old value proves nothing: a server that
+        restarted, or a person at the panel, may have put it back after our write landed. Such an action stays
+        "unverified" for a person to check on the line and settle (`copilot actions settle`).
+        """
+        with self.db.reader() as s:
             stuck = list(
                 s.execute(
                     select(ActionRow).where(ActionRow.status.in_([Status.WRITING.value, Status.UNVERIFIED.value]))
@@ -132,26 +157,33 @@ class Executor:
             value = reading.value
             if not isinstance(value, int | float) or reading.quality is Quality.BAD:
                 continue
-            if abs(float(value) - row.new_value) <= 1e-6 * max(1.0, abs(row.new_value)):
-                settled.append(
-                    self._finish(
-                        row.id,
-                        Status.SUCCEEDED,
-                        AuditEvent.RECONCILED,
-                        "read back after an interrupted write: written",
-                        read_back=float(value),
+            was = (Status.WRITING, Status.UNVERIFIED)
+            try:
+                if abs(float(value) - row.new_value) <= 1e-6 * max(1.0, abs(row.new_value)):
+                    settled.append(
+                        self._finish(
+                            row.id,
+                            Status.SUCCEEDED,
+                            AuditEvent.RECONCILED,
+                            "read back after an interrupted write: the line holds the new value",
+                            read_back=float(value),
+                            was=was,
+                        )
                     )
-                )
-            elif row.old_value is not None and abs(float(value) - row.old_value) <= 1e-6 * max(1.0, abs(row.old_value)):
-                settled.append(
-                    self._finish(
-                        row.id,
-                        Status.FAILED,
-                        AuditEvent.RECONCILED,
-                        "read back after an interrupted write: not written",
-                        read_back=float(value),
+                elif row.status == Status.WRITING.value:
+                    settled.append(
+                        self._finish(
+                            row.id,
+                            Status.UNVERIFIED,
+                            AuditEvent.UNVERIFIED,
+                            f"outcome unknown: the write was interrupted and the line now reads {float(value):g}; "
+                            "check the value on the line, then settle the action",
+                            read_back=float(value),
+                            was=(Status.WRITING,),
+                        )
                     )
-                )
+            except DecisionConflict:
+                continue  # another executor or a person settled it meanwhile
         return settled
 
     def _approval_problems(self, row: ActionRow, approvals: list[ApprovalRow], now: float) -> list[str]:
@@ -192,7 +224,7 @@ class Executor:
         readings = dict(self.client.cache.readings())
         readings[tag] = live
         snapshot = LineSnapshot(available=self.client.available, readings=readings)
-        with self.db.session() as s:
+        with self.db.reader() as s:
             decision = policy.check(
                 self.line, tag, row.new_value, snapshot, recent_changes=recent_changes(s, tag, self.clock())
             )
@@ -210,14 +242,12 @@ class Executor:
         *,
         read_back: float | None = None,
         actor: str = "executor",
+        was: tuple[Status, ...] = (Status.WRITING,),
         **details: str,
     ) -> Action:
         with self.db.session() as s:
             row = self.service.row(s, action_id)
-            row.status = status.value
-            row.result = result
-            row.read_back = read_back
-            row.finished_at = self.clock()
+            move(s, row, was, status, result=result, read_back=read_back, finished_at=self.clock())
             if event is AuditEvent.VERIFIED:
                 record(s, AuditEvent.EXECUTED, row, actor=actor, at=self.clock())
             record(
@@ -228,5 +258,4 @@ class Executor:
                 at=self.clock(),
                 details={"result": result, "read_back": read_back, **details},
             )
-            s.flush()
             return action_view(s, row)

@@ -1,4 +1,4 @@
-"""The work behind the line commands (simulate, discover, watch, faults), callable from the CLI and the console."""
+"""The work behind the line commands (simulate, discover, watch, faults, confirmed servers), for the CLI and console."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from connectors import security
 from connectors.client import LineClient
 from connectors.discovery import DiscoveredVariable, discover, draft_line
 from connectors.errors import ConnectorError
+from connectors.known_servers import KnownServer, KnownServers, PresentedServer, Verdict, endpoint_key, endpoint_url
 from connectors.line import LineDefinition, NodeAddress, load_line
 from connectors.readings import Reading
-from connectors.security import ClientSecurity, SecurityMode
-from connectors.session import ConnectionOptions
+from connectors.security import ClientSecurity, SecurityMode, normalize_fingerprint
+from connectors.session import ConnectionOptions, presented_server
 from connectors.simulator.faults import FAULTS, FaultSpec, UnknownFault
 from connectors.simulator.server import SIM_OBJECT, SimulatedLine, SimulatorOptions
 from copilot.settings import Settings
@@ -32,21 +33,41 @@ class SimStarted:
     user: str | None
     password: str | None
     tags: int
+    fingerprint: str | None = None  # of the server certificate in secure mode, for a person to compare
+    application_uri: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerReport:
+    """What a server presents now beside what a person confirmed for its endpoint."""
+
+    presented: PresentedServer
+    verdict: Verdict
+    known: KnownServer | None
 
 
 def client_security(settings: Settings) -> ClientSecurity:
-    """The connector's security from configuration; secure mode uses the data directory's client certificate."""
+    """The connector's security from configuration; secure mode uses the data directory's client certificate.
+
+    Synchronous (the certificate is made without an event loop), so any code can call it, inside a loop or not.
+    """
     password = settings.opcua_password.get_secret_value() if settings.opcua_password else None
     if settings.security is SecurityMode.NONE:
+        # A password here is refused by the connector when it connects: it goes only over sign_encrypt.
         return ClientSecurity(user=settings.opcua_user, password=password)
-    identity = asyncio.run(security.ensure_identity(settings.ensure_data_dir(), "client"))
+    data_dir = settings.ensure_data_dir()
     return ClientSecurity(
         mode=settings.security,
-        identity=identity,
+        identity=security.own_identity(data_dir, "client"),
         user=settings.opcua_user,
         password=password,
         server_certificate=settings.server_certificate,
+        known_servers=known_servers_dir(settings),
     )
+
+
+def known_servers_dir(settings: Settings) -> Path:
+    return security.pki_dir(settings.ensure_data_dir(), "client")
 
 
 def connection(settings: Settings) -> ConnectionOptions:
@@ -69,6 +90,10 @@ def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callab
     async def main() -> None:
         stop = _stop_on_signals()
         async with SimulatedLine(line, options) as sim:
+            facts = None
+            if options.secure and options.data_dir is not None:
+                own = security.own_identity(options.data_dir, "server")  # the one the simulator just loaded
+                facts = security.certificate_facts(own.certificate.read_bytes())
             on_started(
                 SimStarted(
                     endpoint=sim.endpoint,
@@ -76,6 +101,8 @@ def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callab
                     user=options.user if options.secure else None,
                     password=sim.password if options.secure else None,
                     tags=len(line.tags) + options.synthetic_tags,
+                    fingerprint=facts.fingerprint if facts else None,
+                    application_uri=security.SERVER_APP_URI if facts else None,
                 )
             )
             await stop.wait()
@@ -177,3 +204,43 @@ def format_value(reading: Reading) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.1f}"
     return str(value)
+
+
+def _store(settings: Settings) -> KnownServers:
+    return KnownServers(known_servers_dir(settings))
+
+
+def server_report(settings: Settings, endpoint: str | None = None) -> ServerReport:
+    """Ask the server at `endpoint` (default: the configured one) what it is, and compare with the store.
+
+    Only the discovery question is sent, with no credential, whatever the security setting.
+    """
+    url = endpoint_url(endpoint) if endpoint else settings.endpoint
+    presented = asyncio.run(presented_server(url))
+    verdict, known = _store(settings).verdict(presented)
+    return ServerReport(presented=presented, verdict=verdict, known=known)
+
+
+def trust_server(settings: Settings, presented: PresentedServer, *, by: str, fingerprint: str | None) -> KnownServer:
+    """Record the identity a person saw and confirmed; `fingerprint`, when given, must be exactly what it presents.
+
+    What is recorded is what was shown (not a fresh look that could differ from it).
+    """
+    if fingerprint is not None:
+        expected = normalize_fingerprint(fingerprint)
+        if expected is None:
+            raise ConnectorError(f"{fingerprint!r} is not a SHA-256 fingerprint (SHA256:AB:CD:... , 32 bytes)")
+        if expected != presented.fingerprint:
+            raise ConnectorError(
+                f"{presented.key} presents {presented.fingerprint}, not the expected {expected}; nothing was recorded"
+            )
+    return _store(settings).add(presented, by=by)
+
+
+def known_server_list(settings: Settings) -> list[KnownServer]:
+    return _store(settings).all()
+
+
+def forget_server(settings: Settings, endpoint: str) -> bool:
+    """Forget a confirmed server; its next connection is refused until someone confirms it again."""
+    return _store(settings).forget(endpoint_key(endpoint))

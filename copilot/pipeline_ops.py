@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from connectors.client import LineClient
 from connectors.errors import LineUnavailable
 from connectors.line import LineDefinition, load_line
-from copilot import audit
+from copilot import audit, signin, users
 from copilot.actions import Action, ActionService, Status
 from copilot.audit import ChainReport
 from copilot.db import Database
@@ -17,7 +17,7 @@ from copilot.executor import Executor, ExecutorOptions
 from copilot.line_ops import connection
 from copilot.policy import LineSnapshot
 from copilot.settings import Settings
-from copilot.users import Role, User, add_user, authenticate, list_users
+from copilot.users import Role, User
 
 _FIRST_READINGS_S = 5.0
 
@@ -30,22 +30,48 @@ class Context:
     service: ActionService
 
 
-def open_context(settings: Settings) -> Context:
-    db = Database(settings.database())
+def open_context(settings: Settings, *, create: bool = False) -> Context:
+    """The pipeline on the configured database; only `create=True` (the first `users add`) may make a new one."""
+    db = Database(settings.database(), create=create)
     line = load_line(settings.line)
     return Context(settings=settings, db=db, line=line, service=ActionService(db, line))
 
 
-def users_add(ctx: Context, name: str, role: Role, password: str) -> User:
-    return add_user(ctx.db, name, role, password, by="cli", at=time.time())
+def users_add(ctx: Context, name: str, role: Role, password: str, *, admin: User | None) -> User:
+    """Add a person on a signed-in admin's authority; with `admin=None` only the first admin of an empty database."""
+    return users.enroll(ctx.db, name, role, password, admin=admin, at=time.time())
+
+
+def users_role(ctx: Context, name: str, role: Role, *, admin: User) -> User:
+    return users.change_role(ctx.db, name, role, admin=admin, at=time.time())
+
+
+def users_deactivate(ctx: Context, name: str, *, admin: User) -> User:
+    return users.deactivate(ctx.db, name, admin=admin, at=time.time())
 
 
 def users_list(ctx: Context) -> list[User]:
-    return list_users(ctx.db)
+    return users.list_users(ctx.db)
 
 
-def login(ctx: Context, name: str, password: str) -> User:
-    return authenticate(ctx.db, name, password)
+def users_unlock(ctx: Context, name: str, *, by: User, client: bool = False) -> bool:
+    """Clear a person's sign-in wait or lockout (or a client's, with `client=True`); False when none ran."""
+    clear = signin.unlock_client if client else signin.unlock_person
+    return clear(ctx.db, name, by=by, now=time.time())
+
+
+def lockouts(ctx: Context) -> list[signin.Lockout]:
+    return signin.lockouts(ctx.db, now=time.time())
+
+
+def clear_lockout(ctx: Context, hold: signin.Lockout, *, by: User) -> bool:
+    """Clear one wait or lockout as `lockouts` listed it; False when it had ended meanwhile."""
+    return signin.unlock(ctx.db, hold.kind, hold.key, by=by, now=time.time())
+
+
+def login(ctx: Context, name: str, password: str, *, clients: tuple[str, ...] = ()) -> User:
+    """Sign a person in through the throttle; the CLI's client (its OS account and host) when none is given."""
+    return signin.sign_in(ctx.db, name, password, clients=clients or (signin.cli_client(),), now=time.time())
 
 
 def _watched(line: LineDefinition, tag: str) -> list[str]:
@@ -70,14 +96,18 @@ async def _connected(ctx: Context, tags: list[str]) -> LineClient:
     return client
 
 
-def propose(ctx: Context, requester: User, tag: str, value: float, reason: str) -> Action:
+def propose(
+    ctx: Context, requester: User, tag: str, value: float, reason: str, *, requested: str | None = None
+) -> Action:
     """Judge a proposal against the live line and record it, allowed or refused."""
 
     async def main() -> Action:
         client = await _connected(ctx, _watched(ctx.line, tag))
         try:
             snapshot = LineSnapshot(available=client.available, readings=client.cache.readings())
-            return ctx.service.propose(tag, value, requester=requester, reason=reason, snapshot=snapshot)
+            return ctx.service.propose(
+                tag, value, requester=requester, reason=reason, snapshot=snapshot, requested=requested
+            )
         finally:
             await client.stop()
 
@@ -92,6 +122,18 @@ def approve(ctx: Context, approver: User, action_id: str) -> Action:
     return execute(ctx, action.id)
 
 
+def reject(ctx: Context, user: User, action_id: str, reason: str) -> Action:
+    return ctx.service.reject(action_id, user, reason)
+
+
+def withdraw(ctx: Context, user: User, action_id: str, reason: str) -> Action:
+    return ctx.service.withdraw(action_id, user, reason)
+
+
+def settle(ctx: Context, user: User, action_id: str, *, written: bool, reason: str) -> Action:
+    return ctx.service.settle(action_id, user, written=written, reason=reason)
+
+
 def execute(ctx: Context, action_id: str) -> Action:
     action = ctx.service.get(action_id)
 
@@ -99,7 +141,7 @@ def execute(ctx: Context, action_id: str) -> Action:
         client = await _connected(ctx, _watched(ctx.line, action.tag))
         try:
             executor = Executor(
-                ctx.db, ctx.line, client, options=ExecutorOptions(require_secure=ctx.settings.require_secure_writes)
+                ctx.db, ctx.line, client, options=ExecutorOptions(require_secure=ctx.settings.secure_writes_required())
             )
             await executor.reconcile()
             return await executor.execute(action.id)
@@ -110,15 +152,16 @@ def execute(ctx: Context, action_id: str) -> Action:
 
 
 def verify_audit(ctx: Context) -> ChainReport:
-    with ctx.db.session() as s:
+    with ctx.db.reader() as s:
         return audit.verify(s)
 
 
 def export_audit(ctx: Context) -> str:
-    with ctx.db.session() as s:
+    with ctx.db.reader() as s:
         return audit.to_csv(audit.entries(s))
 
 
 def action_history(ctx: Context, action_id: str) -> list[audit.AuditEntry]:
-    with ctx.db.session() as s:
-        return audit.entries(s, action_id=ctx.service.get(action_id).id)
+    action = ctx.service.get(action_id)
+    with ctx.db.reader() as s:
+        return audit.entries(s, action_id=action.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -108,3 +109,16 @@ def as_number(value: object) -> float:
     """The value as a float for storage; NaN for anything that is not a finite number (policy refuses those)."""
     number = _number(value)
     return float("nan") if number is None else number
+
+
+# A setpoint as people write it: digits, one optional point, an optional exponent. No `5_1` (Python reads 51),
+# no `0x10`, no words such as `nan` or `infinity`.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def parse_value(text: str) -> float:
+    """A typed setpoint as a float (possibly inf for 1e309, which policy then refuses); ValueError if not a number."""
+    cleaned = text.strip()
+    if not _DECIMAL.fullmatch(cleaned):
+        raise ValueError(f"{cleaned[:40]!r} is not a number; write it like 51 or 5.1")
+    return float(cleaned)

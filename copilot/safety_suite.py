@@ -1,7 +1,8 @@
 """The scored adversarial safety suite behind `copilot eval --suite safety`.
 
 Every case is a small unsafe scenario run against one real simulated line (a free loopback port, started and
-stopped here), with a fresh SQLite database and fresh people. A case is *blocked* when the unsafe thing did not
+stopped here), with a fresh store and fresh people: SQLite in a temporary folder, or the empty database (PostgreSQL
+too) given to `run_safety`, emptied and filled again before each case. A case is *blocked* when the unsafe thing did not
 happen: no write reached the simulator, a tamper was detected, a person without the right was refused. Each
 write that does reach the simulator is also judged on its own against the approval rules, independently of the
 executor; the ones that break them are counted in `unapproved_writes`, which must stay zero.
@@ -13,7 +14,6 @@ import asyncio
 import inspect
 import math
 import secrets
-import shutil
 import socket
 import tempfile
 import time
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, make_url, select, update
 
 from connectors.client import LineClient
 from connectors.line import LineDefinition, default_line_path, load_line
@@ -31,7 +31,7 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
 from copilot import audit
 from copilot.actions import Action, ActionService, Rules, Status
-from copilot.db import ActionRow, ApprovalRow, AuditRow, Database, default_url
+from copilot.db import ActionRow, ApprovalRow, AuditRow, Base, Database, default_url
 from copilot.errors import CopilotError
 from copilot.executor import Executor, ExecutorOptions
 from copilot.policy import LineSnapshot
@@ -92,15 +92,22 @@ class _Clock:
 
 
 class _Suite:
-    def __init__(self, line: LineDefinition, sim: SimulatedLine, client: LineClient, root: Path) -> None:
+    def __init__(
+        self, line: LineDefinition, sim: SimulatedLine, client: LineClient, root: Path, url: str | None = None
+    ) -> None:
         self.line, self.sim, self.client, self.root = line, sim, client, root
+        self.url = url or default_url(root)
         self.password = secrets.token_urlsafe(12)
-        self.template = root / "template" / "copilot.db"
-        self.template.parent.mkdir()
-        db = Database(default_url(self.template.parent))
-        for name, role in PEOPLE.items():
-            add_user(db, name, role, self.password, by="safety-suite", at=START)
-        db.dispose()
+        db = Database(self.url)
+        try:
+            if _holds_rows(db):
+                # Every case empties the store: never a plant's database with its people and audit trail.
+                raise ValueError(f"the safety suite needs an empty database; {make_url(self.url)!r} holds data")
+            for name, role in PEOPLE.items():
+                add_user(db, name, role, self.password, by="safety-suite", at=START)
+            self.template = _rows(db)  # hashing passwords is slow: each case gets a copy of these rows instead
+        finally:
+            db.dispose()
         self.case: _Case | None = None
         self.hmi_set = sim.process.set_setpoint  # a person at the panel; not a write through the co-pilot
         sim.process.set_setpoint = self._record  # type: ignore[method-assign]
@@ -112,13 +119,37 @@ class _Suite:
             case.writes.append(_Write(tag=tag, value=value, action_id=action_id, at=case.clock(), writes_on=on))
         self.hmi_set(tag, value)
 
+    def fresh_database(self) -> Database:
+        """The suite's store holding only the people and their audit entries, as after `__init__`."""
+        db = Database(self.url)
+        _restore(db, self.template)
+        return db
+
+
+def _rows(db: Database) -> dict[str, list[dict[str, Any]]]:
+    with db.session() as s:
+        return {t.name: [dict(r._mapping) for r in s.execute(t.select())] for t in Base.metadata.sorted_tables}
+
+
+def _holds_rows(db: Database) -> bool:
+    with db.session() as s:
+        return any(s.execute(t.select().limit(1)).first() is not None for t in Base.metadata.sorted_tables)
+
+
+def _restore(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
+    with db.session() as s:
+        for table in reversed(Base.metadata.sorted_tables):  # children before the rows they point to
+            s.execute(table.delete())
+        for table in Base.metadata.sorted_tables:
+            if rows.get(table.name):
+                s.execute(table.insert(), rows[table.name])
+
 
 class _Case:
     def __init__(self, suite: _Suite, folder: Path) -> None:
         folder.mkdir()
-        shutil.copy(suite.template, folder / "copilot.db")
         self.suite, self.line, self.client = suite, suite.line, suite.client
-        self.db = Database(default_url(folder))
+        self.db = suite.fresh_database()
         self.clock = _Clock()
         self.service = ActionService(self.db, self.line, clock=self.clock)
         self.executor = Executor(self.db, self.line, self.client, clock=self.clock)
@@ -643,7 +674,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _run(progress: Callable[[str], None] | None) -> SafetyReport:
+async def _run(progress: Callable[[str], None] | None, database_url: str | None) -> SafetyReport:
     report = SafetyReport()
     began = time.monotonic()
     line = load_line(default_line_path())
@@ -654,7 +685,7 @@ async def _run(progress: Callable[[str], None] | None) -> SafetyReport:
             LineClient(line, ConnectionOptions(endpoint=sim.endpoint), publishing_interval_ms=100) as client,
         ):
             await _first_readings(client)
-            suite = _Suite(line, sim, client, Path(tmp))
+            suite = _Suite(line, sim, client, Path(tmp), database_url)
             for number, (name, check) in enumerate(CASES):
                 if progress is not None:
                     progress(name)
@@ -675,10 +706,17 @@ async def _run(progress: Callable[[str], None] | None) -> SafetyReport:
                 if bad:
                     blocked, detail = False, f"{bad} unapproved write(s); {detail}"
                 report.cases.append(CaseResult(name=name, blocked=blocked, detail=detail))
+            last = Database(suite.url)
+            _restore(last, {})  # the given database is left as empty as it came
+            last.dispose()
     report.seconds = time.monotonic() - began
     return report
 
 
-def run_safety(*, progress: Callable[[str], None] | None = None) -> SafetyReport:
-    """Run every case against a fresh simulated line; see `SafetyReport` for the score."""
-    return asyncio.run(_run(progress))
+def run_safety(*, progress: Callable[[str], None] | None = None, database_url: str | None = None) -> SafetyReport:
+    """Run every case against a fresh simulated line; see `SafetyReport` for the score.
+
+    `database_url` is an empty database the suite may fill and empty (PostgreSQL or SQLite); by default a SQLite
+    file in a temporary folder. It is left empty again at the end.
+    """
+    return asyncio.run(_run(progress, database_url))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -41,12 +43,17 @@ class Settings(BaseSettings):
     security: SecurityMode = Field(default=SecurityMode.NONE, description="none or sign_encrypt")
     opcua_user: str | None = Field(default=None, description="OPC UA user name")
     opcua_password: SecretStr | None = Field(default=None, description="OPC UA password")
-    server_certificate: Path | None = Field(default=None, description="pin the server's certificate (DER)")
+    server_certificate: Path | None = Field(
+        default=None, description="pin the server's certificate (DER or PEM file); counts as confirmed"
+    )
     history_samples: int = Field(default=3600, ge=1, le=1_000_000, description="samples kept per tag")
     publishing_interval_ms: float = Field(default=500.0, gt=0, description="OPC UA subscription interval")
     collection: str = Field(default="plant", pattern=r"^[A-Za-z0-9_-]{3,60}$", description="knowledge collection")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in the data directory if unset")
-    require_secure_writes: bool = Field(default=False, description="refuse writes unless the session is SignAndEncrypt")
+    require_secure_writes: bool | None = Field(
+        default=None,
+        description="refuse writes unless SignAndEncrypt to a confirmed server; unset: required unless loopback",
+    )
     max_document_mb: float = Field(default=50.0, gt=0, le=2000, description="larger documents are skipped")
     provider: Provider = Field(default="offline", description="offline, openai or ollama")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
@@ -61,6 +68,8 @@ class Settings(BaseSettings):
     def _endpoint(cls, value: str) -> str:
         if not value.startswith("opc.tcp://"):
             raise ValueError("must start with opc.tcp://, e.g. opc.tcp://127.0.0.1:4840/")
+        if "@" in urlsplit(value).netloc:
+            raise ValueError("must not carry a user or password; use COPILOT_OPCUA_USER and COPILOT_OPCUA_PASSWORD")
         return value
 
     @classmethod
@@ -89,6 +98,15 @@ class Settings(BaseSettings):
             return OLLAMA_BASE_URL
         raise ConfigError("the openai provider needs COPILOT_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1")
 
+    def secure_writes_required(self) -> bool:
+        """Writes need SignAndEncrypt to a confirmed server unless configured otherwise or the line is loopback.
+
+        Loopback is this machine (the simulator demo); anything else crosses a network someone else may be on.
+        """
+        if self.require_secure_writes is not None:
+            return self.require_secure_writes
+        return not is_loopback(self.endpoint)
+
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.ensure_data_dir() / 'copilot.db'}"
 
@@ -100,6 +118,17 @@ class Settings(BaseSettings):
                 f"cannot create the data directory {self.data_dir} ({err.strerror}); set COPILOT_DATA_DIR"
             ) from err
         return self.data_dir
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True when the endpoint's host is localhost, 127.0.0.0/8 or ::1."""
+    host = urlsplit(endpoint).hostname or ""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # any other name may resolve anywhere
 
 
 def load_settings(**overrides: object) -> Settings:

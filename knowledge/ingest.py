@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -96,23 +98,43 @@ def doc_id_for(path: Path) -> str:
     return hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:16]
 
 
+def _broken_link(path: Path) -> str | None:
+    """Why a symbolic link leads to no file, or None when `path` is not a broken link."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.stat()
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+        target = Path(os.readlink(path))
+        shown = target if target.is_absolute() else path.parent / target
+        return f"broken symbolic link: target {shown} does not exist"
+    return None
+
+
 def _walk(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path], list[FileOutcome]]:
-    """Files to consider (resolved path, path as given), folders walked, and paths that do not exist."""
+    """Files to consider (resolved path, path as given), folders walked, and paths that lead to no file."""
     files: list[tuple[Path, str]] = []
     folders: list[Path] = []
     missing: list[FileOutcome] = []
     for given in paths:
         if given.is_dir():
             folders.append(given.resolve())
-            for path in sorted(p for p in given.rglob("*") if p.is_file()):
+            for path in sorted(given.rglob("*")):
                 relative = path.relative_to(given)
                 if any(part.startswith(".") for part in relative.parts) or path.name == library_meta.MANIFEST_NAME:
                     continue
-                files.append((path.resolve(), str(path)))
+                if path.is_file():
+                    files.append((path.resolve(), str(path)))
+                # A link whose target is gone would otherwise vanish from the summary without a word.
+                elif (broken := _broken_link(path)) is not None:
+                    missing.append(FileOutcome(source=str(path), status="skipped", reason=broken))
         elif given.is_file():
             files.append((given.resolve(), str(given)))
         else:
-            missing.append(FileOutcome(source=str(given), status="skipped", reason="no such file or folder"))
+            reason = _broken_link(given) or "no such file or folder"
+            missing.append(FileOutcome(source=str(given), status="skipped", reason=reason))
     return files, folders, missing
 
 

@@ -13,7 +13,8 @@ from tests.copilot.test_cli_pipeline import line_endpoint, run  # noqa: F401  (f
 
 def test_ask_explains_a_jam_as_json_and_in_plain_text(tmp_path: Path, line_endpoint: str) -> None:  # noqa: F811
     data = tmp_path / "data"
-    assert run(data, "users", "add", "olga", "--role", "operator").returncode == 0
+    assert run(data, "users", "add", "ada", "--role", "admin").returncode == 0  # the first admin
+    assert run(data, "users", "add", "olga", "--role", "operator", "--as", "ada").returncode == 0
     ingest = run(data, "ingest", str(Path(__file__).resolve().parents[2] / "knowledge" / "library"))
     assert ingest.returncode == 0, ingest.stderr
     assert run(data, "fault", "inject", "conveyor_jam", endpoint=line_endpoint).returncode == 0
@@ -42,7 +43,8 @@ def test_ask_with_a_wrong_password_or_a_model_server_that_is_not_there(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = tmp_path / "data"
-    assert run(data, "users", "add", "olga", "--role", "operator").returncode == 0
+    assert run(data, "users", "add", "ada", "--role", "admin").returncode == 0  # the first admin
+    assert run(data, "users", "add", "olga", "--role", "operator", "--as", "ada").returncode == 0
     wrong = run(
         data, "ask", "Why?", "--as", "olga", "--observe", "0", password="not the password", endpoint=line_endpoint
     )

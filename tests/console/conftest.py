@@ -3,11 +3,13 @@ role, and AppTest drivers for one page or the whole app."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -153,6 +155,19 @@ def console_without_line(people_db: Path, tmp_path: Path, monkeypatch: pytest.Mo
         services.shutdown()
 
 
+def as_read(markdown: str) -> str:
+    """Markdown source as a person reads it once rendered: escapes resolved, the invisible word joiners gone."""
+    return ESCAPED.sub(r"\1", markdown).replace("\u2060", "").replace("  \n", "\n")
+
+
+ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def read(elements: Iterable[Any]) -> list[str]:
+    """The values of Markdown elements (markdown, caption, messages) as a person reads them."""
+    return [as_read(str(e.value)) for e in elements]
+
+
 def text_of(app: AppTest) -> str:
     """Everything a person reads on the page (HTML tiles included), one element per line."""
     parts: list[object] = [t.value for t in app.title] + [s.value for s in app.subheader]
@@ -160,11 +175,11 @@ def text_of(app: AppTest) -> str:
     parts += [e.value for e in app.error] + [w.value for w in app.warning] + [i.value for i in app.info]
     parts += [s.value for s in app.success] + [x.label for x in app.expander]
     parts += [f"EXCEPTION: {x.value}" for x in app.exception]
-    return "\n".join(str(p) for p in parts)
+    return as_read("\n".join(str(p) for p in parts))
 
 
 def sidebar_text(app: AppTest) -> str:
-    return "\n".join(str(m.value) for m in app.sidebar.markdown)
+    return as_read("\n".join(str(m.value) for m in app.sidebar.markdown))
 
 
 def labels(app: AppTest) -> list[str]:

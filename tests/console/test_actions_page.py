@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from copilot.actions import Status
 from copilot.db import ActionRow, AuditRow
-from tests.console.conftest import Console, button, labels, text_of
+from tests.console.conftest import Console, button, labels, read, text_of
 
 TAG = "infeed.speed_sp"
 
@@ -44,14 +44,14 @@ def test_what_each_role_sees_and_may_click_on_a_pending_change(
     app = console.page("actions", who)
     page = text_of(app)
     assert "Waiting for a decision (1)" in page
-    assert f"**Proposed change: {TAG}** · ○ waiting for approval" in page
+    assert f"**Proposed change:** {TAG} · ○ waiting for approval" in page
     assert "1 approval needed; given: none yet" in page
     assert "allowed 30 to 70 m/min, at most ±8 per change" in page
     assert ("Approve" in labels(app)) is may_decide
     assert ("Reject" in labels(app)) is may_decide
     assert ("Withdraw" in labels(app)) is (who == "olga"), "only the requester may withdraw"
     if says is not None:
-        assert says in [i.value for i in app.info]
+        assert says in read(app.info)
     assert ("Audit trail" in page) is audits
     assert ("Export audit trail (CSV)" in [d.label for d in app.get("download_button")]) is audits
     assert any(b.startswith("Switch writes") for b in labels(app)) is audits
@@ -62,16 +62,16 @@ def test_a_rejection_needs_a_reason_and_is_kept_with_it(console: Console) -> Non
     action_id = small_change(console)
     app = console.page("actions", "otto")
     button(app, "Reject").click().run()
-    assert "Say why first: a rejection needs a reason." in [e.value for e in app.error]
+    assert "Say why first: a rejection needs a reason." in read(app.error)
     assert console.ctx.service.get(action_id).status is Status.PENDING
 
     app.text_input(key=f"reject-reason-waiting-{action_id}").input("changeover at noon, not now")
     button(app, "Reject").click().run()
     assert console.ctx.service.get(action_id).status is Status.REJECTED
     page = text_of(app)
-    assert f"{TAG}: Rejected: changeover at noon, not now" in [s.value for s in app.success]
+    assert f"{TAG}: Rejected: changeover at noon, not now" in read(app.success)
     assert "Waiting for a decision (0)" in page
-    assert f"**Proposed change: {TAG}** · ✗ rejected" in page
+    assert f"**Proposed change:** {TAG} · ✗ rejected" in page
     assert "Rejected by otto (operator): changeover at noon, not now" in page
     assert [r["status"] for r in table(app)] == ["rejected"]
     history = app.dataframe[1].value
@@ -85,8 +85,8 @@ def test_the_requester_may_withdraw_a_change_with_a_reason(console: Console) -> 
     app = console.page("actions", "olga")
     app.text_input(key=f"withdraw-reason-waiting-{action_id}").input("asked by mistake")
     button(app, "Withdraw").click().run()
-    assert console.ctx.service.get(action_id).status is Status.REJECTED
-    assert f"{TAG}: Withdrawn: asked by mistake" in [s.value for s in app.success]
+    assert console.ctx.service.get(action_id).status is Status.WITHDRAWN
+    assert f"{TAG}: Withdrawn: asked by mistake" in read(app.success)
 
 
 def test_refusals_show_every_reason_and_filters_narrow_the_list(console: Console) -> None:
@@ -107,7 +107,7 @@ def test_refusals_show_every_reason_and_filters_narrow_the_list(console: Console
     opener.select(label).run()
     page = text_of(app)
     assert "✗ refused by the rules" in page
-    refusals = [e.value for e in app.error if e.value.startswith("Refused by the rules:")]
+    refusals = [e for e in read(app.error) if e.startswith("Refused by the rules:")]
     assert len(refusals) == 1
     assert all(f"- {reason}" in refusals[0] for reason in refused.refusals)
 
@@ -132,19 +132,19 @@ def test_the_write_switch_needs_a_reason_and_holds_every_approval(console: Conso
     assert "No action has been proposed yet." in page
     assert "Writes are **ON**: approved changes are written to the line." in page
     button(app, "Switch writes OFF").click().run()
-    assert "Switching writes needs a reason: say why, for the audit trail." in [e.value for e in app.error]
+    assert "Switching writes needs a reason: say why, for the audit trail." in read(app.error)
     assert console.ctx.service.writes_enabled()[0] is True
 
     app.text_input[-1].input("filler guard being repaired")
     button(app, "Switch writes OFF").click().run()
     assert console.ctx.service.writes_enabled() == (False, "switched off by sam: filler guard being repaired")
-    assert "Writes switched OFF: filler guard being repaired" in [s.value for s in app.success]
+    assert "Writes switched OFF: filler guard being repaired" in read(app.success)
     assert "Writes are **OFF**" in text_of(app)
     assert "Switch writes ON" in labels(app)
 
     small_change(console)
     operator = console.page("actions", "otto")
-    warnings = [w.value for w in operator.warning]
+    warnings = read(operator.warning)
     assert any(w.startswith("Writes to the line are OFF: nothing is written") for w in warnings)
     assert any(w.startswith("Writes to the line are switched off (switched off by sam") for w in warnings)
     assert "Approve" not in labels(operator), "an approval now could only record a failed write"
@@ -157,15 +157,13 @@ def test_the_audit_chain_is_verified_and_a_broken_one_names_its_entry(console: C
     app = console.page("actions", "ada")
     with console.ctx.db.session() as s:
         entries = s.query(AuditRow).count()
-    assert f"✓ Audit chain verified: {entries} entries, none edited, dropped or moved." in [
-        x.value for x in app.success
-    ]
+    assert f"✓ Audit chain verified: {entries} entries, none edited, dropped or moved." in read(app.success)
     assert [d.label for d in app.get("download_button")] == ["Export audit trail (CSV)"]
 
     with console.ctx.db.session() as s:  # someone edits an entry behind the co-pilot's back
         s.execute(update(AuditRow).where(AuditRow.event == "proposed").values(actor="mallory"))
         broken = s.query(AuditRow.seq).filter(AuditRow.event == "proposed").scalar()
     app.run()
-    [error] = [e.value for e in app.error if "Audit chain" in e.value]
+    [error] = [e for e in read(app.error) if "Audit chain" in e]
     assert error.startswith(f"✗ Audit chain broken at entry {broken}: ")
     assert "Keep the database as it is (make a copy)" in error

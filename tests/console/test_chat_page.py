@@ -10,7 +10,7 @@ from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
 from copilot.errors import ModelUnavailable
 from copilot.users import User
 from knowledge.citations import Citation
-from tests.console.conftest import Console, labels, text_of
+from tests.console.conftest import Console, as_read, labels, read, text_of
 
 PASSAGE = "Symptom: bottles fall at the transfer. Probable cause: jam at the single-file guide. Remedy: clear it."
 CITATION = Citation(
@@ -121,13 +121,13 @@ def test_an_offline_answer_shows_causes_sources_readings_and_a_proposal_card(
     page = text_of(app)
     assert answer_view.OFFLINE_LABEL in page
     assert "Most likely cause (confidence 0.73): Bottle jam on the single-file conveyor." in page
-    assert [p.proto.text for p in app.get("progress")] == [
+    assert [as_read(p.proto.text) for p in app.get("progress")] == [
         "1. Bottle jam on the single-file conveyor. [INF-101] · confidence 0.73",
         "2. Accumulation table full. · confidence 0.21",
     ]
     assert "- for: infeed.jam_detected on\n- against: infeed.motor_current normal" in page
     source = "[1] Infeed Conveyor IC-1 Operating and Maintenance Manual, Troubleshooting, lines 104-109"
-    assert source in [x.label for x in app.expander]
+    assert source in [as_read(x.label) for x in app.expander]
     assert PASSAGE in [t.value for t in app.text], "the passage itself, under its citation"
     readings = app.dataframe[0].value.to_dict("records")
     assert readings == [
@@ -140,8 +140,8 @@ def test_an_offline_answer_shows_causes_sources_readings_and_a_proposal_card(
             "deviation": "down",
         }
     ]
-    assert f"**Proposed change: {tag}** · ○ waiting for approval" in page
-    assert "You asked for this change: someone else must approve it." in [i.value for i in app.info]
+    assert f"**Proposed change:** {tag} · ○ waiting for approval" in page
+    assert "You asked for this change: someone else must approve it." in read(app.info)
     assert "Approve" not in labels(app)
     assert "Answered in 0.31 s" in page
     assert not app.exception
@@ -156,10 +156,10 @@ def test_another_operator_may_decide_on_the_card_in_the_chat(
     reply = answer(proposals=(drafted(action.id, tag, current, current + 2.0),))
     monkeypatch.setattr(services, "thread_answers", lambda thread_id, user: [("Why?", reply)])
     app = console.page("copilot", "otto")
-    assert [m.value for m in app.chat_message[0].markdown] == ["Why?"]
+    assert [t.value for t in app.chat_message[0].text] == ["Why?"], "the question as plain text"
     assert {"Approve", "Reject"} <= set(labels(app))
     maintenance = console.page("copilot", "mia")
-    says = [i.value for i in maintenance.info]
+    says = read(maintenance.info)
     assert "A maintenance cannot approve changes; an operator or a supervisor can." in says
     assert "Approve" not in labels(maintenance)
 
@@ -186,9 +186,9 @@ def test_a_model_answer_is_labelled_with_its_model_and_a_refused_draft_says_why(
     assert "Language model gemma-3-270m (openai)" in page
     assert "The evidence did not point to a cause" in page
     assert "Note: 3 stale" in page
-    assert "Proposed change to filler.fill_weight_sp not recorded: filler.fill_weight_sp is not writable" in [
-        w.value for w in app.warning
-    ]
+    assert "Proposed change to filler.fill_weight_sp not recorded: filler.fill_weight_sp is not writable" in read(
+        app.warning
+    )
 
 
 def test_a_failing_model_is_a_clear_message_and_conversations_can_be_switched(
@@ -198,7 +198,7 @@ def test_a_failing_model_is_a_clear_message_and_conversations_can_be_switched(
     app = console.page("copilot", "olga")
     first = app.session_state["thread_id"]
     app.chat_input[0].set_value("Why is the capper slow?").run()
-    [error] = [e.value for e in app.error]
+    [error] = read(app.error)
     assert error.startswith("Could not finish answering: the model server at http://127.0.0.1:9/v1 did not answer")
     assert "or set COPILOT_PROVIDER=offline and restart." in error
     assert not app.exception

@@ -12,7 +12,7 @@ from connectors.alarms import ActiveAlarm
 from connectors.line import LineDefinition
 from connectors.readings import Availability, Quality, Reading
 from console import services, widgets
-from tests.console.conftest import Console, sidebar_text, text_of
+from tests.console.conftest import Console, as_read, sidebar_text, text_of
 
 NOW = datetime(2026, 11, 25, 6, 0, 0, tzinfo=UTC)
 
@@ -160,7 +160,7 @@ def test_stale_and_line_down_values_are_greyed_with_their_age(own_console: Conso
     page = text_of(app)
     assert "line down · " in tile_of(page, "infeed.speed")
     assert 'class="tile dim"' in tile_of(page, "infeed.speed")
-    [error] = [e.value for e in app.error]
+    [error] = [as_read(e.value) for e in app.error]
     assert error.startswith("Line unavailable: ")
     assert "The values below are the last ones received, greyed with their age" in error
     assert "Check that the line's OPC UA server is running and reachable" in error
@@ -177,7 +177,7 @@ def test_a_line_never_reached_shows_no_values_and_says_what_to_do(console_withou
     assert page.count("no reading yet") == len(console_without_line.ctx.line.tags)
     assert "Alarm state unknown while the line is unavailable" in page
     assert "✕ Line not connected" in page
-    [error] = [e.value for e in app.error]
+    [error] = [as_read(e.value) for e in app.error]
     assert error.startswith("Line unavailable: ")
     assert live.endpoint in error
     assert "Check that the line's OPC UA server is running and reachable" in error

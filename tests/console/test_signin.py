@@ -1,17 +1,22 @@
-"""Sign-in and the router: nothing before sign-in, one message for a wrong password, sign-out, clear start-up errors."""
+"""Sign-in and the router: nothing before sign-in, one message for a wrong password, the throttle and its lockout,
+sign-out, clear start-up errors."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from console.navigation import page_specs
-from copilot.db import UserRow
+from console.signin import WRONG
+from copilot.db import AuditRow, UserRow
+from copilot.signin import SignInRefused, clock_time, sign_in
 from copilot.users import Role, User
-from tests.console.conftest import PASSWORD, ROOT, Console, button, sidebar_text, text_of
+from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sidebar_text, text_of
 
 
 @pytest.mark.parametrize(
@@ -20,7 +25,7 @@ from tests.console.conftest import PASSWORD, ROOT, Console, button, sidebar_text
         (Role.OPERATOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
         (Role.SUPERVISOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
         (Role.MAINTENANCE, ["Line", "Troubleshooting", "Co-pilot", "Actions and audit"]),
-        (Role.ADMIN, ["Line", "Troubleshooting", "Actions and audit"]),
+        (Role.ADMIN, ["Line", "Troubleshooting", "Actions and audit", "Server identity"]),
     ],
 )
 def test_each_role_is_offered_its_pages(role: Role, titles: list[str]) -> None:
@@ -83,7 +88,7 @@ def test_a_person_deactivated_since_sign_in_is_signed_out(console: Console) -> N
         s.execute(update(UserRow).where(UserRow.name == "otto").values(active=False))
     app.run()
     assert "user" not in app.session_state
-    assert "otto is no longer an active user: signed out." in [e.value for e in app.error]
+    assert "otto is no longer an active user: signed out." in read(app.error)
     assert "data-tag=" not in text_of(app)
 
 
@@ -96,7 +101,7 @@ def test_a_bad_setting_is_a_clear_message_not_a_traceback(tmp_path: Path, monkey
     services.shutdown()
     try:
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        [error] = [e.value for e in app.error]
+        [error] = read(app.error)
         assert error.startswith("Could not finish opening the console's database: invalid configuration: endpoint")
         assert "COPILOT_ENDPOINT" in error
         assert "Fix that setting (COPILOT_* environment variable or copilot.toml) and restart the console." in error
@@ -117,9 +122,72 @@ def test_an_unusable_database_is_a_clear_message(tmp_path: Path, monkeypatch: py
     services.shutdown()
     try:
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        [error] = [e.value for e in app.error]
-        assert "cannot open the database" in error
+        [error] = read(app.error)
+        assert f"no database at {blocker}/copilot.db" in error, "a mistyped path is never a new empty database"
         assert "Check that the database (COPILOT_DATABASE_URL, or copilot.db in the data directory)" in error
         assert not app.exception
     finally:
         services.shutdown()
+
+
+def sign_in_as(app: AppTest, name: str, password: str) -> list[str]:
+    """Type a name and a password at the sign-in form and submit; the error messages shown after."""
+    app.text_input[0].input(name)
+    app.text_input[1].input(password)
+    button(app, "Sign in").click().run()
+    return [str(e.value) for e in app.error]
+
+
+def lock_out(console: Console, name: str) -> float:
+    """Five failed sign-ins in the last 20 s from elsewhere (another console, the CLI); when the lockout ends."""
+    start = time.time() - 20
+    for t in (0, 0, 0, 5, 15):
+        with contextlib.suppress(SignInRefused):
+            sign_in(console.ctx.db, name, "wrong password!", clients=("elsewhere",), now=start + t)
+    return start + 15 + 900
+
+
+def test_failed_sign_ins_wait_then_lock_out_the_same_for_an_unknown_name(console: Console) -> None:
+    app = console.app()
+    for name in ("olga", "nobody"):
+        assert sign_in_as(app, name, "not the password") == [WRONG]
+        assert sign_in_as(app, name, "not the password") == [WRONG]
+        [third] = sign_in_as(app, name, "not the password")
+        assert third.startswith(f"{WRONG}\n\nToo many failed sign-ins; wait 5 s (until "), third
+        [waiting] = sign_in_as(app, name, PASSWORD)
+        assert waiting.startswith("Too many failed sign-ins; wait "), "even the right password waits"
+        assert "user" not in app.session_state
+
+    until = lock_out(console, "oleg")
+    assert sign_in_as(app, "oleg", PASSWORD) == [
+        f"Too many failed sign-ins; try again at {clock_time(until)} or ask a supervisor to unlock you."
+    ]
+    assert "user" not in app.session_state
+    with console.ctx.db.reader() as s:
+        logged = s.execute(select(AuditRow.event, AuditRow.actor).where(AuditRow.event.like("%sign%"))).all()
+    assert logged.count(("signin_failed", "olga")) == 3
+    assert logged.count(("signin_throttled", "olga")) == 1
+    assert logged.count(("signin_throttled", "oleg")) == 1
+    assert not app.exception
+
+
+def test_a_supervisor_clears_a_lockout_and_the_person_signs_in(console: Console) -> None:
+    lock_out(console, "olga")
+    assert "Sign-in lockouts" not in text_of(console.page("actions", "otto")), "operators do not see the control"
+
+    page = console.page("actions", "sam")
+    assert "Sign-in lockouts" in [str(h.value) for h in page.subheader]
+    [table] = [d.value for d in page.dataframe if "failed sign-ins" in d.value.columns]
+    assert table[["who", "kind", "state", "failed sign-ins"]].to_dict("records") == [
+        {"who": "olga", "kind": "person", "state": "locked out", "failed sign-ins": 5}
+    ]
+    button(page, "Unlock").click().run()
+    assert "Cleared: the next sign-in is checked at once." in read(page.success)
+    assert "Nobody is locked out or waiting after failed sign-ins." in text_of(page)
+
+    app = console.app()
+    assert sign_in_as(app, "olga", PASSWORD) == []
+    assert app.session_state["user"].name == "olga"
+    with console.ctx.db.reader() as s:
+        unlocked = s.execute(select(AuditRow.actor).where(AuditRow.event == "unlocked")).scalars().all()
+    assert unlocked == ["sam"]

@@ -7,7 +7,7 @@ import pytest
 from console import services, troubleshooting_page
 from knowledge import KnowledgeBase
 from knowledge.embedding import Embedder
-from tests.console.conftest import Console, button, text_of
+from tests.console.conftest import Console, button, read, text_of
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def library(console_without_line: Console, library_kb: KnowledgeBase, monkeypatc
 
 def test_an_empty_knowledge_base_is_a_clear_message(console_without_line: Console, embedder: Embedder) -> None:
     app = console_without_line.page("troubleshooting", "mia")
-    assert [e.value for e in app.error] == [troubleshooting_page.EMPTY_LIBRARY]
+    assert read(app.error) == [troubleshooting_page.EMPTY_LIBRARY]
     assert "copilot ingest knowledge/library" in app.error[0].value
     assert not app.text_input, "no search form over an empty library"
     assert not app.exception
@@ -29,20 +29,20 @@ def test_a_search_shows_citations_with_the_full_passage_within_its_filters(libra
     app = library.page("troubleshooting", "mia")
     assert "passages from the plant library" in text_of(app)
     button(app, "Search").click().run()
-    assert "Type a symptom, an alarm code or a question first." in [w.value for w in app.warning]
+    assert "Type a symptom, an alarm code or a question first." in read(app.warning)
 
     app.text_input[0].input("caps loose and leaking")
     app.selectbox[0].select("Capper")
     button(app, "Search").click().run()
-    headings = [m.value for m in app.markdown if m.value.startswith("**1. ")]
+    headings = [m for m in read(app.markdown) if m.startswith("**1.** ")]
     assert headings, text_of(app)
-    assert headings[0].startswith("**1. Capper RC-24")
+    assert headings[0].startswith("**1.** Capper RC-24")
     assert "Full passage" in [x.label for x in app.expander]
     passages = [t.value for t in app.text]
     assert passages, "each result opens to its passage"
     assert all(p.strip() for p in passages)
     app.text_input(key="record-code").input("CAP-301").run()
-    assert [m.value for m in app.markdown if m.value.startswith("**1. ")] == headings, "results stay while reading on"
+    assert [m for m in read(app.markdown) if m.startswith("**1.** ")] == headings, "results stay while reading on"
 
     app.text_input[0].input("lock out the line before clearing")
     app.selectbox[0].select("any")
@@ -57,15 +57,15 @@ def test_a_search_shows_citations_with_the_full_passage_within_its_filters(libra
 def test_cause_and_remedy_records_by_alarm_code_or_symptom(library: Console) -> None:
     app = library.page("troubleshooting", "olga")
     app.selectbox(key="record-alarm").select("INF-101 · Bottle jam on the infeed conveyor").run()
-    page = "\n".join(m.value for m in app.markdown)
-    assert "**INF-101** · " in page
+    page = "\n".join(read(app.markdown))
+    assert "INF-101 · " in page
     assert "**Cause:** " in page
     assert "**Remedy:** " in page
 
     app.text_input(key="record-code").input("ZZ-999").run()
-    assert "No troubleshooting record for ZZ-999. Search the passages above instead." in [i.value for i in app.info]
+    assert "No troubleshooting record for ZZ-999. Search the passages above instead." in read(app.info)
 
     app.text_input(key="record-code").input("caps loose, bottles leaking").run()
-    causes = [m.value for m in app.markdown if m.value.startswith("**Cause:** ")]
+    causes = [m for m in read(app.markdown) if m.startswith("**Cause:** ")]
     assert causes, text_of(app)
     assert not app.exception

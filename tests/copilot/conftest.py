@@ -1,8 +1,8 @@
-"""Pipeline fixtures: a real SQLite database, people of every role, the real simulator and a connected client."""
+"""Pipeline fixtures: a real database on each backend, people of every role, the real simulator and a client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,11 @@ from connectors.line import LineDefinition
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine
 from copilot.actions import ActionService
-from copilot.db import Database, default_url
+from copilot.db import Database
 from copilot.executor import Executor
 from copilot.policy import LineSnapshot
 from copilot.users import Role, User, add_user
+from tests.databases import BACKENDS, database_url
 from tests.helpers import eventually
 
 PASSWORD = "correct horse battery"
@@ -34,10 +35,17 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store for one test, once on SQLite and once on PostgreSQL: the pipeline must hold on both."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(default_url(tmp_path))
-    yield database  # type: ignore[misc]
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
     database.dispose()
 
 
@@ -66,7 +74,9 @@ def service(db: Database, line: LineDefinition, clock: FakeClock) -> ActionServi
 
 
 @pytest.fixture
-async def client(line: LineDefinition, sim: SimulatedLine) -> AsyncIterator[LineClient]:
+async def client(line: LineDefinition, sim: SimulatedLine, people: dict[str, User]) -> AsyncIterator[LineClient]:
+    # People first: hashing their passwords blocks the event loop, and readings not taken in meanwhile go stale
+    # (the cache judges age by arrival). Starting the client last leaves its readings fresh for the test.
     async with LineClient(line, ConnectionOptions(endpoint=sim.endpoint), publishing_interval_ms=100) as c:
         await c.wait_available(10)
         await eventually(lambda: all(r is not None for r in c.cache.readings().values()), what="first readings")

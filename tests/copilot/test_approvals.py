@@ -56,7 +56,7 @@ async def test_an_approval_is_used_once(
 ) -> None:
     action = small_proposal(service, client, people["olga"], line)
     service.approve(action.id, people["otto"])
-    with pytest.raises(ApprovalError, match="not pending"):
+    with pytest.raises(ApprovalError, match="already decided: approved by otto"):
         service.approve(action.id, people["sam"])
     assert (await executor.execute(action.id)).status is Status.SUCCEEDED
     with pytest.raises(ExecutionRefused):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.conftest import free_port
 
@@ -19,9 +19,14 @@ SECRET = "a long enough secret"
 
 
 def run(
-    data: Path, *args: str, password: str = SECRET, endpoint: str | None = None
+    data: Path, *args: str, password: str = SECRET, new_password: str = SECRET, endpoint: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COPILOT_DATA_DIR": str(data), "COPILOT_PASSWORD": password}
+    env = {
+        **os.environ,
+        "COPILOT_DATA_DIR": str(data),
+        "COPILOT_PASSWORD": password,
+        "COPILOT_NEW_PASSWORD": new_password,
+    }
     if endpoint:
         env["COPILOT_ENDPOINT"] = endpoint
     return subprocess.run([*COPILOT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=data.parent)
@@ -46,13 +51,18 @@ def line_endpoint(tmp_path: Path) -> Iterator[str]:
         proc.communicate(timeout=15)
 
 
-def test_propose_approve_write_and_audit(tmp_path: Path, line_endpoint: str) -> None:
+def test_propose_approve_write_and_audit(
+    tmp_path: Path, line_endpoint: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
+    monkeypatch.setenv("COPILOT_DATABASE_URL", db_url)  # every command below shares this store
+    first = run(data, "users", "add", "ada", "--role", "admin")  # the first admin creates the store
+    assert first.returncode == 0, first.stderr
     for name, role in (("olga", "operator"), ("otto", "operator"), ("sam", "supervisor")):
-        result = run(data, "users", "add", name, "--role", role)
+        result = run(data, "users", "add", name, "--role", role, "--as", "ada")
         assert result.returncode == 0, result.stderr
         assert SECRET not in result.stdout + result.stderr
-    assert run(data, "users", "add", "eve", "--role", "operator", password="short").returncode == 1
+    assert run(data, "users", "add", "eve", "--role", "operator", "--as", "ada", new_password="short").returncode == 1
 
     refused = run(
         data,
@@ -102,8 +112,10 @@ def test_propose_approve_write_and_audit(tmp_path: Path, line_endpoint: str) -> 
     assert exported[0].startswith("seq,at,event")
     assert any(",verified," in row for row in exported)
 
-    with sqlite3.connect(data / "copilot.db") as conn:
-        conn.execute("UPDATE audit SET new_value = '99.0' WHERE event = 'approved'")
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit SET new_value = '99.0' WHERE event = 'approved'"))
+    engine.dispose()
     broken = run(data, "audit", "verify")
     assert broken.returncode == 1
     assert "broken at entry" in broken.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 from copilot.safety_suite import run_safety
 
 
-def test_every_unsafe_case_is_blocked() -> None:
+def test_every_unsafe_case_is_blocked(db_url: str) -> None:
     names: list[str] = []
-    report = run_safety(progress=names.append)
+    report = run_safety(progress=names.append, database_url=db_url)
     failed = [f"{c.name}: {c.detail}" for c in report.cases if not c.blocked]
     assert failed == []
     assert report.blocked == report.total

@@ -123,3 +123,54 @@ def test_a_corrupt_replacement_keeps_the_old_version(fresh_kb: KnowledgeBase, tm
 def test_missing_path_is_reported(fresh_kb: KnowledgeBase, tmp_path: Path) -> None:
     summary = fresh_kb.ingest([tmp_path / "nope"], progress=False)
     assert summary.skipped[0].reason == "no such file or folder"
+
+
+def _links(tmp_path: Path) -> Path:
+    """A folder with a good document, a good link, two dangling links, a loop and a hidden dangling link."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "filler.md").write_text(MARKDOWN, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "pump.md").write_text("# Pump\n\nPrime the pump before the first start.\n", encoding="utf-8")
+    (folder / "pump.md").symlink_to(elsewhere / "pump.md")
+    (folder / "gone.md").symlink_to(tmp_path / "deleted.md")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "old.md").symlink_to("../archive/old.md")  # relative, as `ln -s` usually makes them
+    (folder / "loop-a.md").symlink_to(folder / "loop-b.md")
+    (folder / "loop-b.md").symlink_to(folder / "loop-a.md")
+    (folder / ".draft.md").symlink_to(tmp_path / "nowhere.md")  # hidden: ignored like any hidden file
+    return folder
+
+
+def test_broken_and_looping_links_are_skipped_with_a_reason(fresh_kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = _links(tmp_path)
+    summary = fresh_kb.ingest([folder], progress=False)
+    assert {Path(o.source).name: o.reason for o in summary.skipped} == {
+        "gone.md": f"broken symbolic link: target {tmp_path / 'deleted.md'} does not exist",
+        "old.md": f"broken symbolic link: target {folder / 'sub' / '..' / 'archive' / 'old.md'} does not exist",
+        "loop-a.md": "symbolic link loop",
+        "loop-b.md": "symbolic link loop",
+    }
+    assert sorted(Path(o.source).name for o in summary.outcomes if o.status == "added") == ["filler.md", "pump.md"]
+
+    # A link given by name is judged the same way, not reported as a path that does not exist.
+    direct = fresh_kb.ingest([folder / "gone.md", folder / "loop-a.md"], progress=False)
+    assert [o.reason for o in direct.skipped] == [
+        f"broken symbolic link: target {tmp_path / 'deleted.md'} does not exist",
+        "symbolic link loop",
+    ]
+
+
+def test_a_broken_link_makes_ingest_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from copilot.cli import app  # in this process: it shares the loaded model instead of loading its own
+
+    folder = _links(tmp_path)
+    monkeypatch.setenv("COPILOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 3, result.output
+    assert f"skipped {folder / 'loop-a.md'}: symbolic link loop" in result.output
+    assert f"skipped {folder / 'gone.md'}: broken symbolic link: target" in result.output

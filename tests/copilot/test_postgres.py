@@ -1,0 +1,85 @@
+"""The shared store under several processes at once, on SQLite and PostgreSQL: the audit chain stays whole."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+import traceback
+from multiprocessing.synchronize import Barrier
+
+import pytest
+from sqlalchemy import select
+
+from copilot import audit
+from copilot.audit import AuditEvent
+from copilot.db import AuditRow, Database
+
+WRITERS = 4
+APPENDS = 40  # per writer; each in its own write transaction, as the pipeline appends
+
+
+def _append(url: str, writer: int, count: int, start: Barrier, results: multiprocessing.Queue[str]) -> None:
+    """One console or CLI process: its own Database on the shared URL, appending as fast as it can."""
+    try:
+        start.wait(timeout=60)
+        db = Database(url)
+        for i in range(count):
+            with db.session() as s:
+                audit.append(s, AuditEvent.PROPOSED, actor=f"writer{writer}", at=time.time(), details={"i": i})
+        db.dispose()
+        results.put("ok")
+    except BaseException:
+        start.abort()  # the others stop waiting for a writer that will never come
+        results.put(f"writer {writer}: {traceback.format_exc()}")
+
+
+def _race(url: str, *, writers: int, appends: int) -> list[str]:
+    """Start `writers` processes that append at the same moment; return what each reported."""
+    # Spawned, not forked: each process imports and connects on its own, as separate programs would.
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(writers)
+    results: multiprocessing.Queue[str] = ctx.Queue()
+    procs = [ctx.Process(target=_append, args=(url, w, appends, start, results)) for w in range(writers)]
+    for p in procs:
+        p.start()
+    try:
+        reports = [results.get(timeout=120) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+    return reports
+
+
+def _check_chain(url: str, *, writers: int, appends: int) -> None:
+    db = Database(url)
+    try:
+        with db.session() as s:
+            report = audit.verify(s)
+            rows = list(s.execute(select(AuditRow).order_by(AuditRow.seq)).scalars())
+    finally:
+        db.dispose()
+    assert report.ok, report.problem
+    assert [r.seq for r in rows] == list(range(1, writers * appends + 1))
+    for w in range(writers):
+        mine = [json.loads(r.details)["i"] for r in rows if r.actor == f"writer{w}"]
+        assert mine == list(range(appends)), f"writer{w}'s entries are missing or out of order: {mine}"
+
+
+@pytest.mark.slow
+def test_processes_appending_from_an_empty_trail_keep_one_chain(db_url: str) -> None:
+    """The first appends are the hard case: on an empty table `SELECT ... FOR UPDATE` has no row to lock."""
+    Database(db_url).dispose()  # the tables, so that the race is about the trail and not about creating them
+    reports = _race(db_url, writers=WRITERS, appends=APPENDS)
+    assert reports == ["ok"] * WRITERS, "\n".join(r for r in reports if r != "ok")
+    _check_chain(db_url, writers=WRITERS, appends=APPENDS)
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_database_at_once_all_start(db_url: str) -> None:
+    """Several consoles started together on an empty database: each creates the tables, none may fail."""
+    reports = _race(db_url, writers=WRITERS, appends=1)
+    assert reports == ["ok"] * WRITERS, "\n".join(r for r in reports if r != "ok")
+    _check_chain(db_url, writers=WRITERS, appends=1)
