@@ -179,11 +179,17 @@ async def open_session(options: ConnectionOptions) -> tuple[Client, ConfirmedSer
         if isinstance(err, asyncio.CancelledError):
             raise
         if confirmed is not None and _unproven(err, client):
+            # Anyone can send an error status before the channel is open, so a refusal there proves nothing either.
+            also = (
+                f", or it refused our certificate ({_SECURITY_CODES[err.code]})"
+                if isinstance(err, ua.UaStatusCodeError) and err.code in _SECURITY_CODES
+                else ""
+            )
             raise SecurityRejected(
                 f"{endpoint}: the server did not complete the secure handshake for the confirmed certificate "
                 f"{confirmed.fingerprint} ({_reason(err)}): it may not hold that certificate's private key, as "
-                "a server replaying the certificate would not. Nothing was sent to it. Check with the plant's OT "
-                "admin that the line's server is the one answering at this address."
+                f"a server replaying the certificate would not{also}. Nothing was sent to it. Check with the "
+                "plant's OT admin that the line's server is the one answering at this address."
             ) from err
         raise translate(err, endpoint) from err
     return client, confirmed
@@ -205,6 +211,8 @@ def _unproven(err: BaseException, client: _Client) -> bool:
 def _reason(err: BaseException) -> str:
     if isinstance(err, TimeoutError | asyncio.TimeoutError):
         return "no answer to the encrypted request"
+    if isinstance(err, ua.UaStatusCodeError):
+        return ua.StatusCode(err.code).name  # type: ignore[no-any-return]
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from console import services, session, widgets
 from console.messages import run_safely, shown_errors
 from copilot import pipeline_ops
+from copilot.untrusted import MAX_REASON
 from copilot.users import User
 
 NOTICES = "kill-switch"
@@ -45,7 +46,7 @@ def _kill_switch(who: User) -> None:
     else:
         st.markdown(f"Writes are **OFF**: nothing is written to the line. ({widgets.literal(why)})")
     with st.form("kill-switch"):
-        reason = st.text_input("Reason (kept in the audit trail)")
+        reason = st.text_input("Reason (kept in the audit trail)", max_chars=MAX_REASON)
         label = "Switch writes OFF" if enabled else "Switch writes ON"
         if st.form_submit_button(label, type="primary"):
             if not reason.strip():

@@ -15,6 +15,7 @@ from console.messages import OURS, run_safely
 from copilot import pipeline_ops
 from copilot.actions import Action, Status
 from copilot.line_ops import format_value
+from copilot.untrusted import MAX_REASON
 from copilot.users import Role, User
 
 ARTICLE = {Role.OPERATOR: "An", Role.ADMIN: "An", Role.MAINTENANCE: "A", Role.SUPERVISOR: "A"}
@@ -180,7 +181,8 @@ def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
 def _reject(action: Action, who: User, *, key: str, notices: str, label: str, doing: str) -> None:
     ctx = services.context()
     slug = label.lower()
-    reason = st.text_input(f"Reason to {slug}", key=f"{slug}-reason-{key}")
+    # The pipeline refuses longer reasons; the field stops there, so nobody types past the limit.
+    reason = st.text_input(f"Reason to {slug}", key=f"{slug}-reason-{key}", max_chars=MAX_REASON)
     if st.button(label, key=f"{slug}-{key}", width="stretch"):
         if not reason.strip():
             st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")

@@ -17,7 +17,7 @@ from connectors.errors import ConnectorError
 from connectors.line import load_line
 from connectors.readings import Reading
 from connectors.simulator.server import SimulatorOptions
-from copilot import ask_ops, demo_ops, evaluation, kb_ops, line_ops, pipeline_ops, policy
+from copilot import demo_ops, evaluation, kb_ops, line_ops, pipeline_ops, policy
 from copilot.actions import Status
 from copilot.cli_servers import servers_app
 from copilot.errors import CopilotError
@@ -611,6 +611,8 @@ def ask(
 ) -> None:
     """Ask the co-pilot about the line; it answers with causes, citations, the readings it used and proposals."""
     ctx = pipeline_ops.open_context(_settings(endpoint, line))
+    from copilot import ask_ops  # LangGraph and a model client: seconds of imports only `ask` needs
+
     answer = ask_ops.ask(ctx, _login(ctx, as_user), question, thread_id=thread, observe_s=observe)
     if json_out:
         typer.echo(json.dumps(answer.as_json(), indent=2, default=str))

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from connectors.client import LineClient
-from connectors.errors import LineUnavailable
+from connectors.errors import ConnectorError, LineUnavailable
 from connectors.line import LineDefinition, load_line
 from copilot import audit, signin, users
 from copilot.actions import Action, ActionService, Status
@@ -83,7 +83,13 @@ def _watched(line: LineDefinition, tag: str) -> list[str]:
     return list(dict.fromkeys([tag, *related]))
 
 
-async def _connected(ctx: Context, tags: list[str]) -> LineClient:
+async def _connected(ctx: Context, tags: list[str], *, refusals_raise: bool = True) -> LineClient:
+    """A client with its first readings; an unreachable line is returned as unavailable, not raised.
+
+    A refusal that needs a person (a server nobody confirmed, a password that would leave unprotected) is raised
+    when `refusals_raise`, so that `propose` says exactly that instead of recording "line unavailable"; the
+    executor is given the unavailable client instead, and records the refusal as the reason the write failed.
+    """
     client = LineClient(ctx.line, connection(ctx.settings), tags=tags, publishing_interval_ms=200)
     await client.start()
     try:
@@ -93,6 +99,10 @@ async def _connected(ctx: Context, tags: list[str]) -> LineClient:
             await asyncio.sleep(0.1)  # the first notifications follow the subscription within a publishing interval
     except LineUnavailable:
         pass  # an unreachable line is not an error here: policy records "line unavailable" as a reason
+    except ConnectorError:
+        if refusals_raise:
+            await client.stop()
+            raise
     return client
 
 
@@ -138,7 +148,7 @@ def execute(ctx: Context, action_id: str) -> Action:
     action = ctx.service.get(action_id)
 
     async def main() -> Action:
-        client = await _connected(ctx, _watched(ctx.line, action.tag))
+        client = await _connected(ctx, _watched(ctx.line, action.tag), refusals_raise=False)
         try:
             executor = Executor(
                 ctx.db, ctx.line, client, options=ExecutorOptions(require_secure=ctx.settings.secure_writes_required())

@@ -203,7 +203,11 @@ def test_trust_asks_a_person_and_a_forgotten_server_is_refused_again(secure_line
 
     forgotten = run(line, "servers", "forget", line.key)
     assert forgotten.returncode == 0, clean(forgotten)
-    for command in (("tags",), ("ask", "Why did the infeed stop?", "--as", "olga", "--observe", "0")):
+    for command in (
+        ("tags",),
+        ("ask", "Why did the infeed stop?", "--as", "olga", "--observe", "0"),
+        ("propose", TAG, "52", "--as", "olga", "--reason", "level low"),
+    ):
         again = run(line, *command)
         assert again.returncode == 1, command
         assert "has not been confirmed, so nothing was sent to it" in clean(again), command

@@ -6,14 +6,20 @@ import json
 import multiprocessing
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
 
 import pytest
 from sqlalchemy import select
 
-from copilot import audit
+from copilot import audit, signin
+from copilot.actions import ActionService
 from copilot.audit import AuditEvent
 from copilot.db import AuditRow, Database
+from copilot.errors import CopilotError, StoreUnavailable
+from copilot.policy import LineSnapshot
+from copilot.users import Role, User, add_user, get_user
+from tests.copilot.conftest import PASSWORD, FakeClock
 
 WRITERS = 4
 APPENDS = 40  # per writer; each in its own write transaction, as the pipeline appends
@@ -83,3 +89,44 @@ def test_processes_opening_a_new_database_at_once_all_start(db_url: str) -> None
     reports = _race(db_url, writers=WRITERS, appends=1)
     assert reports == ["ok"] * WRITERS, "\n".join(r for r in reports if r != "ok")
     _check_chain(db_url, writers=WRITERS, appends=1)
+
+
+HOSTILE_NAME = "ol\x00ga" + "\ufdfd" * 70  # a NUL, and a character NFKC turns into 18
+HOSTILE_TEXT = "stop\x00 the line " * 20
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except StoreUnavailable as err:
+        return f"store error: {err}"
+    except (CopilotError, ValueError) as err:
+        return type(err).__name__
+    return "stored"
+
+
+def test_text_postgresql_cannot_store_is_judged_as_on_sqlite(
+    db: Database, service: ActionService, people: dict[str, User], clock: FakeClock
+) -> None:
+    """SQLite keeps a NUL and an over-long string; PostgreSQL refuses both, and must never be the one to say no."""
+    down = LineSnapshot(available=False, readings={})
+    sam = people["sam"]
+    calls: dict[str, Callable[[], object]] = {
+        "proposal": lambda: service.propose(
+            "filler.bowl_level_sp\x00" + "x" * 300,
+            55.0,
+            requester=people["olga"],
+            reason=HOSTILE_TEXT,
+            snapshot=down,
+            evidence=[{"manual": HOSTILE_TEXT}],
+            requested="5\x005" * 40,
+        ),
+        "kill switch": lambda: service.set_writes(False, by=sam, reason=HOSTILE_TEXT),
+        "new person": lambda: add_user(db, HOSTILE_NAME, Role.OPERATOR, PASSWORD, by="test", at=clock()),
+        "person looked up": lambda: get_user(db, HOSTILE_NAME),
+        "sign-in": lambda: signin.sign_in(db, HOSTILE_NAME, PASSWORD, clients=("c\x00" * 200,), now=clock()),
+    }
+    outcomes = {what: _outcome(call) for what, call in calls.items()}
+    assert not {what: o for what, o in outcomes.items() if o.startswith("store error")}
+    with db.reader() as s:
+        assert audit.verify(s).ok

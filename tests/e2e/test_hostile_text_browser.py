@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -32,7 +33,7 @@ from copilot.policy import LineSnapshot
 from copilot.settings import load_settings
 from copilot.users import Role, add_user, get_user
 from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET, Demo, start_demo, stop_demo
-from tests.console.hostile import hostile, hostile_name
+from tests.console.hostile import BOLD, hostile, hostile_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -87,7 +88,7 @@ def _hostile_line(folder: Path, host: str) -> Path:
     data = yaml.safe_load(default_line_path().read_text(encoding="utf-8"))
     for tag in data["tags"]:
         if tag["name"] in (TAG, "infeed.speed"):
-            tag["unit"] = hostile_name("unit", host)[:32]
+            tag["unit"] = hostile_name("unit", host)
             tag["description"] = hostile("description", host)
         for alarm in tag.get("alarms", []):
             alarm["message"] = hostile("alarm", host)
@@ -141,6 +142,9 @@ def planted(tmp_path_factory: pytest.TempPathFactory, outside: Outside) -> Itera
             # The console opens the knowledge base on first use, so documents ingested now are in it.
             ingested = demo.copilot("ingest", str(_hostile_documents(folder, host)))
             assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+            # A jam raises the infeed's alarms, whose messages are hostile, on the Line page.
+            jammed = demo.copilot("fault", "inject", "conveyor_jam")
+            assert jammed.returncode == 0, jammed.stdout + jammed.stderr
             env.setenv("COPILOT_DATA_DIR", str(demo.data_dir))
             env.setenv("COPILOT_ENDPOINT", demo.endpoint)
             yield Planted(demo=demo, outside=outside, **_plant_actions(host))
@@ -223,7 +227,9 @@ def _inspect(page: Page, visit: Visit, host: str, fields: tuple[str, ...]) -> No
                 if (text.includes('verified this') || (emphasis && text.includes(host)))
                     live.push(el.tagName + ' ' + text);
             }
-            const text = document.body.textContent;
+            // Tooltips (a tile's title carries the tag's description) are read too.
+            const titles = [...document.querySelectorAll('[title]')].map((el) => el.title).join(' | ');
+            const text = document.body.textContent + ' | ' + titles;
             if (new RegExp(controls.slice(1, -1)).test(text)) live.push('control character in the page text');
             for (const el of document.querySelectorAll('[title]')) {
                 if (new RegExp(controls.slice(1, -1)).test(el.title)) live.push('control character in a title');
@@ -255,7 +261,16 @@ def _expand_all(page: Page) -> None:
         summary.click()
 
 
-KB_FIELDS = ("kb-title", "kb-section", "kb-passage", "kb-cause", "kb-remedy", "html-title", "html-passage")
+KB_FIELDS = (
+    "kb-title",
+    "kb-section",
+    "kb-passage",
+    "kb-symptom",
+    "kb-cause",
+    "kb-remedy",
+    "html-title",
+    "html-passage",
+)
 CHAT_FIELDS = ("question",)
 PAGES = {
     "olga": ("Line", "Co-pilot", "Troubleshooting", "Actions and audit"),
@@ -276,13 +291,20 @@ def test_hostile_text_in_every_field_fetches_nothing_and_shows_as_text(planted: 
         for title in titles:
             if title != "Line":
                 _open(page, title)
+            if title == "Line" and who == "olga":
+                expect(page.locator(".alarm").first).to_be_visible(timeout=90_000)
             if title == "Troubleshooting":
-                page.get_by_label("Symptom, alarm code or question").fill("bottles jam on the infeed conveyor")
+                page.get_by_label("Symptom, alarm code or question").fill(BOLD.strip("*"))
                 page.get_by_role("button", name="Search").click()
                 expect(page.get_by_text("Full passage").first).to_be_visible(timeout=60_000)
                 page.get_by_label("Or another code or a symptom").fill("ZZ-901")
                 page.get_by_label("Or another code or a symptom").press("Enter")
                 expect(page.get_by_text("ZZ-901", exact=False).first).to_be_visible(timeout=30_000)
+            if title == "Actions and audit" and who == "sam":
+                # The rejected action's card (who rejected it and why) shows once it is opened.
+                page.get_by_label("Open an action and its history").click()
+                page.get_by_role("option", name=re.compile(r" · rejected · ")).click()
+                expect(page.get_by_text("Rejected by sam", exact=False)).to_be_visible(timeout=30_000)
             if title == "Co-pilot" and who == "olga":
                 box = page.get_by_test_id("stChatInputTextArea")
                 box.fill(hostile("question", host) + " bottles jam on the infeed conveyor")
@@ -306,7 +328,7 @@ def test_hostile_text_in_every_field_fetches_nothing_and_shows_as_text(planted: 
     assert planted.outside.requests == []
     assert visit.outside == []
     assert visit.live == []
-    expected = set(planted.fields) | {"kb-title", "kb-passage", "html-passage", "question"}
+    expected = set(all_fields)
     assert expected <= visit.shown, sorted(expected - visit.shown)
 
 
