@@ -207,6 +207,8 @@ class Database:
         try:
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
+            else:
+                session.connection()  # begins now (BEGIN IMMEDIATE on SQLite): the lock is held from the start
             yield session
             session.commit()
         except SQLAlchemyError as err:

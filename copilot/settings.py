@@ -112,7 +112,11 @@ class Settings(BaseSettings):
 
     def ensure_data_dir(self) -> Path:
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # People, password hashes, the audit trail and private keys live here: ours alone, also in a folder
+            # an older version created world-readable. A folder someone else owns is left as they set it.
+            if self.data_dir.stat().st_uid == os.geteuid():
+                self.data_dir.chmod(0o700)
         except OSError as err:
             raise ConfigError(
                 f"cannot create the data directory {self.data_dir} ({err.strerror}); set COPILOT_DATA_DIR"

@@ -116,3 +116,14 @@ async def test_identical_refused_proposals_fold_into_one(
     # Another person, or another value, is a new row: only true repeats fold.
     other = service.propose(TAG, 999.0, requester=people["otto"], reason="too far", snapshot=snapshot_of(client))
     assert other.id != first.id
+
+
+def test_the_data_directory_is_private_even_when_it_was_not(tmp_path: Path) -> None:
+    from copilot.settings import load_settings
+
+    fresh = load_settings(data_dir=tmp_path / "new" / "data").ensure_data_dir()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    old = tmp_path / "old"
+    old.mkdir(mode=0o755)
+    old.chmod(0o755)  # as an earlier version left it
+    assert stat.S_IMODE(load_settings(data_dir=old).ensure_data_dir().stat().st_mode) == 0o700
