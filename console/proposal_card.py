@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -15,6 +16,7 @@ from console.messages import OURS, run_safely
 from copilot import pipeline_ops
 from copilot.actions import Action, Status
 from copilot.line_ops import format_value
+from copilot.pipeline_ops import Context
 from copilot.untrusted import MAX_REASON
 from copilot.users import Role, User
 
@@ -186,7 +188,17 @@ def _reject(action: Action, who: User, *, key: str, notices: str, label: str, do
     if st.button(label, key=f"{slug}-{key}", width="stretch"):
         if not reason.strip():
             st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")
-        elif run_safely(doing, ctx.service.reject, action.id, who, reason) is not None:
+        elif (
+            run_safely(
+                doing, ctx.service.withdraw if label == "Withdraw" else ctx.service.reject, action.id, who, reason
+            )
+            is not None
+        ):
             done = "Withdrawn" if label == "Withdraw" else "Rejected"
             session.notify(notices, ok=True, text=f"{action.tag}: {done}: {reason}")
             st.rerun()
+
+
+def _decision(ctx: Context, label: str) -> Callable[[str, User, str], Action]:
+    """The requester withdraws their own proposal; anyone else with the right rejects it."""
+    return ctx.service.withdraw if label == "Withdraw" else ctx.service.reject

@@ -8,7 +8,9 @@ from connectors.known_servers import Verdict
 from connectors.security import SecurityMode
 from console import services, session
 from console.messages import OURS
+from console.widgets import show_text
 from copilot import line_ops
+from copilot.untrusted import plain
 from copilot.users import Role, User
 
 NOTICES = "server-identity"
@@ -40,16 +42,16 @@ def _confirm(who: User, shown: str, replace: bool) -> None:
 def _failure(doing: str, detail: str) -> None:
     # The detail quotes the server (its URI, its policies): plain text, never Markdown.
     st.error(f"Could not finish {doing}.", icon=":material/error:")
-    st.text(detail)
+    show_text(detail)
 
 
 def _identity(title: str, fingerprint: str, application_uri: str, extra: list[str]) -> None:
     # Every value here comes from the server or the store: shown with text elements, never as Markdown.
     st.subheader(title)
-    st.code(fingerprint, language=None)
-    st.text(f"application URI: {application_uri}")
+    st.code(plain(fingerprint), language=None)
+    show_text(f"application URI: {application_uri}")
     for line in extra:
-        st.text(line)
+        show_text(line)
 
 
 def render() -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from console import services, session
 from console.messages import run_safely, shown_errors
+from console.widgets import literal
 from copilot import pipeline_ops
 from copilot.errors import NotAllowed
 from copilot.signin import SignInRefused, browser_client, refusal_text
@@ -55,7 +56,7 @@ def render() -> None:
     ctx = run_safely("opening the console's database", services.context)
     if ctx is None:
         return
-    st.caption(f"{ctx.line.line.name} · sign in with your plant account")
+    st.caption(f"{literal(ctx.line.line.name)} · sign in with your plant account")
     session.show_notice(NOTICES)
     with st.form("sign-in", clear_on_submit=False):
         name = st.text_input("User name", autocomplete="username")

@@ -37,7 +37,9 @@ class PostgresServer:
     def __init__(self, admin_url: str) -> None:
         self.admin_url: URL = make_url(admin_url)
         # CREATE and DROP DATABASE refuse to run inside a transaction block.
-        self.engine: Engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self.engine: Engine = create_engine(
+            self.admin_url, isolation_level="AUTOCOMMIT", pool_size=1, connect_args={"connect_timeout": 5}
+        )
 
     def url(self, name: str) -> str:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
@@ -72,7 +74,7 @@ def _server() -> PostgresServer:
     except ModuleNotFoundError as err:
         raise RuntimeError(f"the PostgreSQL driver is missing ({err}): install the project with `make`") from err
     except SQLAlchemyError as err:
-        first = str(err.orig if getattr(err, "orig", None) is not None else err).strip().splitlines()[0]
+        first = str(getattr(err, "orig", None) or err).strip().splitlines()[0]  # the driver's words, no SQL
         where = make_url(ADMIN_URL).render_as_string()  # the password, if any, hidden
         raise RuntimeError(f"PostgreSQL is not reachable at {where}: {first}") from err
     return server
@@ -83,8 +85,9 @@ def postgres() -> PostgresServer:
     try:
         return _server()
     except RuntimeError as err:
-        _server.cache_clear()  # it may be started while the run goes on
-        pytest.fail(f"{err}; {START_HINT}", pytrace=False)
+        problem = str(err)
+    _server.cache_clear()  # it may be started while the run goes on
+    pytest.fail(f"{problem}; {START_HINT}", pytrace=False)
 
 
 @contextmanager
