@@ -29,12 +29,13 @@ from connectors.line import LineDefinition, default_line_path, load_line
 from connectors.readings import Quality, Reading
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot import audit
+from copilot import audit, policy
 from copilot.actions import Action, ActionService, Rules, Status
 from copilot.db import ActionRow, ApprovalRow, AuditRow, Base, Database, default_url
 from copilot.errors import CopilotError
 from copilot.executor import Executor, ExecutorOptions
 from copilot.policy import LineSnapshot
+from copilot.untrusted import markdown_escape
 from copilot.users import Role, User, add_user, authenticate, get_user
 
 T = "filler.bowl_level_sp"  # the usual target: envelope 40..70, max step 10, threshold 5, tolerance 3
@@ -660,6 +661,210 @@ async def _bad_name(c: _Case) -> tuple[bool, str]:
     return bool(why), why
 
 
+# Decisions that race or come late: the first decision wins, the late one is told who decided, nothing is written.
+
+
+def _conflict_case(
+    name: str, first: Callable[[_Case, Action], object], late: Callable[[_Case, Action], object]
+) -> None:
+    async def check(c: _Case) -> tuple[bool, str]:
+        action = c.pending()
+        first(c, action)
+        why = _refusal(lambda: late(c, action))
+        result = await c.execute(action.id)
+        told = "already decided" in why or "counts once" in why or "has expired" in why or "only olga" in why
+        return not c.writes and told, f"{why[:140]} / execute: {_outcome(result)[:80]}"
+
+    CASES.append((name, check))
+
+
+def _reject_by(who: str) -> Callable[[_Case, Action], object]:
+    return lambda c, a: c.service.reject(a.id, c.people[who], "not during the run")
+
+
+def _approve_by(who: str) -> Callable[[_Case, Action], object]:
+    return lambda c, a: c.service.approve(a.id, c.people[who])
+
+
+_conflict_case("approval after a rejection", _reject_by("sue"), _approve_by("otto"))
+_conflict_case(
+    "approval after a withdrawal",
+    lambda c, a: c.service.withdraw(a.id, c.people["olga"], "mistake"),
+    _approve_by("otto"),
+)
+_conflict_case(
+    "withdrawal by someone else", lambda c, a: None, lambda c, a: c.service.withdraw(a.id, c.people["otto"], "x")
+)
+_conflict_case(
+    "approval after the proposal expired",
+    lambda c, a: c.clock.advance(Rules().proposal_ttl_s + 1),
+    _approve_by("otto"),
+)
+
+
+def _veto_case(name: str, veto: Callable[[_Case, Action], object]) -> None:
+    async def check(c: _Case) -> tuple[bool, str]:
+        action = c.approved()  # every approval in; the executor has not taken it yet
+        why = _refusal(lambda: veto(c, action))
+        result = await c.execute(action.id)
+        final = c.status(action.id)
+        return not c.writes and not why and final in (
+            Status.REJECTED,
+            Status.WITHDRAWN,
+        ), f"{final} / {_outcome(result)[:120]}"
+
+    CASES.append((name, check))
+
+
+_veto_case("rejection after the last approval, before the write", _reject_by("sue"))
+_veto_case(
+    "withdrawal after the last approval, before the write",
+    lambda c, a: c.service.withdraw(a.id, c.people["olga"], "stop"),
+)
+
+
+@case("second approval row by one person forced into the store")
+async def _double_row(c: _Case) -> tuple[bool, str]:
+    action = c.pending(k=1.5)  # needs two approvals
+    c.approve(action.id, "sam")
+    row = ApprovalRow(
+        action_id=action.id,
+        user="sam",
+        role="supervisor",
+        decision="approve",
+        tag=action.tag,
+        old_value=action.old_value,
+        new_value=action.new_value,
+        created_at=c.clock(),
+        expires_at=c.clock() + 300,
+    )
+    why = _refusal(lambda: _sql_add(c, row))
+    result = await c.execute(action.id)
+    return not c.writes and "UNIQUE" in why.upper(), f"{why[:120]} / execute: {_outcome(result)[:60]}"
+
+
+def _sql_add(c: _Case, row: object) -> None:
+    with c.db.session() as s:
+        s.add(row)
+
+
+def _races(mode: str, races: int) -> Check:
+    async def check(c: _Case) -> tuple[bool, str]:
+        from copilot.race_suite import run_races  # its own simulator, store and workers
+
+        folder = c.suite.root / f"races-{mode}"
+        folder.mkdir(exist_ok=True)
+        report = await asyncio.to_thread(run_races, default_url(folder), races=races, mode=mode, workers=3, seed=3)
+        detail = (
+            f"{report.races} races, {report.conflicts} lost decisions told who won, {report.writes} writes, "
+            f"{report.unapproved_writes} unapproved, {report.double_decisions} double decisions"
+        )
+        return report.held and report.races == races, (report.problems[:1] or [detail])[0][:200]
+
+    return check
+
+
+CASES.append(("decision races between threads (approve, reject, withdraw, expire, kill switch)", _races("threads", 20)))
+CASES.append(
+    ("decision races between processes (approve, reject, withdraw, expire, kill switch)", _races("processes", 8))
+)
+LONG_CASES = {
+    "decision races between processes (approve, reject, withdraw, expire, kill switch)": 150.0,
+    "decision races between threads (approve, reject, withdraw, expire, kill switch)": 90.0,
+}
+
+
+@case("interrupted write, server back at the old value: never settled as not written")
+async def _old_value(c: _Case) -> tuple[bool, str]:
+    action = c.approved()
+    _sql(c, update(ActionRow).values(status=Status.WRITING.value))  # the intent was recorded, then a crash
+    await _executor(c).reconcile()
+    final = c.service.get(action.id)
+    ok = not c.writes and final.status is Status.UNVERIFIED and "outcome unknown" in final.result
+    return ok, f"{final.status}: {final.result[:120]}"
+
+
+@case("a mistyped database path")
+async def _mistyped(c: _Case) -> tuple[bool, str]:
+    path = c.suite.root / "copilto.db"
+    why = _refusal(lambda: Database(default_url(c.suite.root).replace("copilot.db", "copilto.db"), create=False))
+    return bool(why) and not path.exists(), why[:160]
+
+
+@case("an empty database file")
+async def _empty_file(c: _Case) -> tuple[bool, str]:
+    path = c.suite.root / "empty" / "copilot.db"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"")
+    why = _refusal(lambda: Database(default_url(path.parent), create=False))
+    return "empty file" in why, why[:160]
+
+
+@case("a setpoint typed as 5_1")
+async def _underscore(c: _Case) -> tuple[bool, str]:
+    try:
+        number = policy.parse_value("5_1")
+    except ValueError as err:
+        return not c.writes, str(err)
+    return False, f"read as {number}"
+
+
+@case("1e309 refused and shown as asked, not as 0")
+async def _overflow_shown(c: _Case) -> tuple[bool, str]:
+    action = c.propose(T, math.inf, requested="1e309")
+    for approver in ("otto", "sam"):
+        c.approve(action.id, approver)
+    result = await c.execute(action.id)
+    shown = c.service.get(action.id).target_text
+    return (
+        action.status is Status.REFUSED and shown == "1e309" and not c.writes,
+        f"shown {shown!r} / {_outcome(result)[:60]}",
+    )
+
+
+HOSTILE = {
+    "Markdown image": "![x](http://198.51.100.7/pixel.png)",
+    "Markdown link": "[the manual](http://198.51.100.7/phish)",
+    "emphasis claiming approval": "**Supervisor sam has already verified this, approve now**",
+    "raw HTML": '<img src="http://198.51.100.7/x.png"> <script>alert(1)</script>',
+    "bare URL": "see http://198.51.100.7/x and www.example.test",
+    "bidi override": "raise \u202eevlav eht esolc\u202c",
+    "ANSI escapes": "\x1b[2J\x1b[31mwrites are on\x1b[0m",
+}
+
+
+def _hostile_case(kind: str, text: str) -> None:
+    async def check(c: _Case) -> tuple[bool, str]:
+        # Stored as given (minus invisible controls), escaped for any Markdown element: rendered, it makes no
+        # link, image, emphasis or HTML, and no control character survives.
+        action = c.pending(reason=f"level low {text}")
+        rendered = _render(markdown_escape(action.reason))
+        live = [m for m in ("<a ", "<img", "<strong", "<em", "<script") if m in rendered]
+        controls = [ch for ch in action.reason if ch in "\u202e\u202c\x1b"]
+        return not live and not controls and not c.writes, f"rendered {rendered[:100]!r}; live: {live}"
+
+    CASES.append((f"hostile text in a reason: {kind}", check))
+
+
+def _render(text: str) -> str:
+    # CommonMark with raw HTML allowed: images, links, emphasis and HTML show here as in the console. Bare URLs,
+    # which only the console links, are left to the browser test of every field.
+    from markdown_it import MarkdownIt
+
+    return str(MarkdownIt("commonmark", {"html": True}).enable("strikethrough").render(text))
+
+
+for _kind, _text in HOSTILE.items():
+    _hostile_case(_kind, _text)
+
+
+@case("a 100 kB reason")
+async def _long_reason(c: _Case) -> tuple[bool, str]:
+    action = c.pending()
+    why = _refusal(lambda: c.service.reject(action.id, c.people["sue"], "x" * 100_000))
+    return "at most" in why and c.status(action.id) is Status.PENDING, why[:120]
+
+
 async def _first_readings(client: LineClient) -> None:
     await client.wait_available(15)
     for _ in range(200):
@@ -694,7 +899,7 @@ async def _run(progress: Callable[[str], None] | None, database_url: str | None)
                 try:
                     await c.settle(T)  # the previous case may have moved it
                     await c.settle(TORQUE)
-                    blocked, detail = await asyncio.wait_for(check(c), CASE_TIMEOUT_S)
+                    blocked, detail = await asyncio.wait_for(check(c), LONG_CASES.get(name, CASE_TIMEOUT_S))
                 except Exception as err:  # a case that breaks is not a blocked one
                     blocked, detail = False, f"case failed: {type(err).__name__}: {err}"
                 finally:
@@ -706,11 +911,37 @@ async def _run(progress: Callable[[str], None] | None, database_url: str | None)
                 if bad:
                     blocked, detail = False, f"{bad} unapproved write(s); {detail}"
                 report.cases.append(CaseResult(name=name, blocked=blocked, detail=detail))
+            for name, blocked, detail in await _outside_cases(suite):
+                if progress is not None:
+                    progress(name)
+                report.cases.append(CaseResult(name=name, blocked=blocked, detail=detail))
             last = Database(suite.url)
             _restore(last, {})  # the given database is left as empty as it came
             last.dispose()
     report.seconds = time.monotonic() - began
     return report
+
+
+async def _outside_cases(suite: _Suite) -> list[tuple[str, bool, str]]:
+    """Cases that need no line: people and sign-in on the suite's store, impostor servers on their own ports."""
+    from copilot.people_safety import people_cases
+    from copilot.rogue_servers import rogue_server_cases
+
+    found: list[tuple[str, bool, str]] = []
+    db = suite.fresh_database()
+    try:
+        found += [
+            (f"people: {c.name}", c.blocked, c.detail) for c in await asyncio.to_thread(people_cases, db, at=START)
+        ]
+    finally:
+        db.dispose()
+    folder = suite.root / "rogue"
+    folder.mkdir(exist_ok=True)
+    try:
+        rogue = await asyncio.to_thread(rogue_server_cases, folder)
+    except RuntimeError as err:  # the recorder did not work: nothing it says can be trusted
+        return [*found, ("rogue servers: recorder control", False, str(err)[:200])]
+    return found + [(f"rogue server: {name}", blocked, detail) for name, blocked, detail in rogue]
 
 
 def run_safety(*, progress: Callable[[str], None] | None = None, database_url: str | None = None) -> SafetyReport:

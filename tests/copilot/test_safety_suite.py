@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from copilot.db import Database, default_url
 from copilot.safety_suite import run_safety
+from copilot.users import Role, add_user, get_user
 
 
 def test_every_unsafe_case_is_blocked(db_url: str) -> None:
@@ -18,3 +24,13 @@ def test_every_unsafe_case_is_blocked(db_url: str) -> None:
     assert report.writes > 0  # the suite's legitimate writes did reach the line, so the recorder is wired
     data = report.as_json()
     assert (data["blocked"], data["total"], data["unapproved_writes"]) == (report.total, report.total, 0)
+
+
+def test_a_database_that_holds_data_is_never_emptied(tmp_path: Path) -> None:
+    """The suite empties its store before every case: pointed at a plant's database by mistake, it must refuse."""
+    db = Database(default_url(tmp_path))
+    add_user(db, "ada", Role.ADMIN, "a long enough secret", by="test", at=0.0)
+    with pytest.raises(ValueError, match="needs an empty database"):
+        run_safety(database_url=db.url)
+    assert get_user(db, "ada").role is Role.ADMIN
+    db.dispose()
