@@ -930,9 +930,7 @@ async def _outside_cases(suite: _Suite) -> list[tuple[str, bool, str]]:
     found: list[tuple[str, bool, str]] = []
     db = suite.fresh_database()
     try:
-        found += [
-            (f"people: {c.name}", c.blocked, c.detail) for c in await asyncio.to_thread(people_cases, db, at=START)
-        ]
+        found += [(c.name, c.blocked, c.detail) for c in await asyncio.to_thread(people_cases, db, at=START)]
     finally:
         db.dispose()
     folder = suite.root / "rogue"
