@@ -45,6 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python -m evals.bench_knowledge
 	$(BIN)/copilot eval --suite retrieval
 	$(BIN)/copilot eval --suite faults
+	$(BIN)/copilot eval --suite safety
+	$(BIN)/python -m evals.bench_races
 	$(BIN)/python -m evals.bench_console
 
 clean:
