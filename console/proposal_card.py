@@ -12,7 +12,7 @@ import streamlit as st
 from connectors.line import Tag
 from connectors.readings import Reading
 from console import services, session, widgets
-from console.messages import OURS, run_safely
+from console.messages import OURS, advice, run_safely
 from copilot import pipeline_ops
 from copilot.actions import Action, Status
 from copilot.line_ops import format_value
@@ -155,7 +155,7 @@ def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
         if why:
             st.info(why)
         if action.status is Status.PENDING and who.name == action.requested_by:
-            _reject(action, who, key=key, notices=notices, label="Withdraw", doing="withdrawing the proposal")
+            _reject(action, key=key, notices=notices, label="Withdraw")
         return
     ctx = services.context()
     enabled, state = ctx.service.writes_enabled()
@@ -169,36 +169,63 @@ def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
             f"Writes to the line are switched off ({widgets.literal(state)}). "
             "Approve once a supervisor switches them on."
         )
-    elif left.button("Approve", key=f"approve-{key}", type="primary", width="stretch"):
-        with st.spinner("Approving; the last approval writes to the line and reads it back…"):
-            done = run_safely("approving", pipeline_ops.approve, ctx, who, action.id)
-        if done is not None:
-            good, text = outcome_text(done)
-            session.notify(notices, ok=good, text=f"{action.tag}: {text}")
-            st.rerun()
+    else:
+        # The decision runs in the click's callback, before the page is drawn again: a click on a card that another
+        # console decided meanwhile still reaches the pipeline, whose answer names who decided first. Drawn from
+        # the database again, the card would be gone and the click dropped without a word.
+        left.button(
+            "Approve",
+            key=f"approve-{key}",
+            type="primary",
+            width="stretch",
+            on_click=_approve_clicked,
+            args=(action.id, action.tag, notices),
+        )
     with right:
-        _reject(action, who, key=key, notices=notices, label="Reject", doing="rejecting")
+        _reject(action, key=key, notices=notices, label="Reject")
 
 
-def _reject(action: Action, who: User, *, key: str, notices: str, label: str, doing: str) -> None:
-    ctx = services.context()
+def _reject(action: Action, *, key: str, notices: str, label: str) -> None:
     slug = label.lower()
+    field = f"{slug}-reason-{key}"
     # The pipeline refuses longer reasons; the field stops there, so nobody types past the limit.
-    reason = st.text_input(f"Reason to {slug}", key=f"{slug}-reason-{key}", max_chars=MAX_REASON)
-    if st.button(label, key=f"{slug}-{key}", width="stretch"):
-        if not reason.strip():
-            st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")
-        elif (
-            run_safely(
-                doing, ctx.service.withdraw if label == "Withdraw" else ctx.service.reject, action.id, who, reason
-            )
-            is not None
-        ):
-            done = "Withdrawn" if label == "Withdraw" else "Rejected"
-            session.notify(notices, ok=True, text=f"{action.tag}: {done}: {reason}")
-            st.rerun()
+    reason = st.text_input(f"Reason to {slug}", key=field, max_chars=MAX_REASON)
+    clicked = st.button(
+        label,
+        key=f"{slug}-{key}",
+        width="stretch",
+        on_click=_close_clicked,
+        args=(action.id, action.tag, label, field, notices),
+    )
+    if clicked and not reason.strip():
+        st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")
 
 
-def _decision(ctx: Context, label: str) -> Callable[[str, User, str], Action]:
-    """The requester withdraws their own proposal; anyone else with the right rejects it."""
-    return ctx.service.withdraw if label == "Withdraw" else ctx.service.reject
+def _approve_clicked(action_id: str, tag: str, notices: str) -> None:
+    with st.spinner("Approving; the last approval writes to the line and reads it back…"):
+        done = _as_person("approving", notices, lambda ctx, who: pipeline_ops.approve(ctx, who, action_id))
+    if done is not None:
+        good, text = outcome_text(done)
+        session.notify(notices, ok=good, text=f"{tag}: {text}")
+
+
+def _close_clicked(action_id: str, tag: str, label: str, field: str, notices: str) -> None:
+    reason = str(st.session_state.get(field) or "")
+    if not reason.strip():
+        return  # the card says so where the reason goes
+    withdraw = label == "Withdraw"
+    decide = pipeline_ops.withdraw if withdraw else pipeline_ops.reject
+    doing = "withdrawing the proposal" if withdraw else "rejecting"
+    if _as_person(doing, notices, lambda ctx, who: decide(ctx, who, action_id, reason)) is not None:
+        session.notify(notices, ok=True, text=f"{tag}: {'Withdrawn' if withdraw else 'Rejected'}: {reason}")
+
+
+def _as_person(doing: str, notices: str, decide: Callable[[Context, User], Action]) -> Action | None:
+    """`decide` as the signed-in person as the database knows them now; our errors become the click's notice."""
+    try:
+        who = services.person(session.signed_in().name)
+        return decide(services.context(), who)
+    except OURS as err:
+        hint = advice(err)
+        session.notify(notices, ok=False, text=f"Could not finish {doing}: {err}" + (f"\n\n{hint}" if hint else ""))
+        return None

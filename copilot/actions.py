@@ -208,16 +208,19 @@ def decided_by(session: Session, row: ActionRow) -> str:
     ).scalar()
     if last is None:
         return f"action {row.id[:8]} is {row.status}"
-    return f"action {row.id[:8]} was already decided: {last.event} by {last.actor} at {_clock_text(last.at)}"
+    said = f"action {row.id[:8]} was already decided: {last.event} by {last.actor} at {_clock_text(last.at)}"
+    if row.status in (Status.WRITING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.UNVERIFIED.value):
+        return f"{said}; it is {row.status} now"
+    return said
 
 
-# Audit events that close an action to further decisions, newest first wins in decided_by().
+# People's decisions (and the expiry) that close an action, newest first wins in decided_by(). Not the executor
+# taking it: a loser told "executing by executor" would not learn whose approval sent it there.
 _DECISIVE = {
     AuditEvent.APPROVED.value,
     AuditEvent.REJECTED.value,
     AuditEvent.WITHDRAWN.value,
     AuditEvent.EXPIRED.value,
-    AuditEvent.EXECUTING.value,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from copilot.db import AuditRow
+from copilot.db import AuditRow, hold_write_lock
 
 GENESIS = "0" * 64
 
@@ -103,6 +103,9 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> AuditRow:
     """Add one entry in the caller's transaction, chained to the last one."""
+    # The write session holds this lock already; taken again here so that no caller can chain two entries to
+    # the same predecessor (a row lock on the last entry locks nothing while the trail is empty).
+    hold_write_lock(session)
     last = session.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1).with_for_update()).scalar()
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS

@@ -9,9 +9,10 @@ and the audit chain's next link cannot be taken twice. Readers (`reader()`) neve
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sqlalchemy import (
@@ -172,16 +173,27 @@ class Database:
         if sqlite_file is not None:
             _check_sqlite_file(sqlite_file, create=create)
         try:
-            self.engine: Engine = create_engine(url, future=True)
-            # Writers get their own engine: on SQLite its transactions begin IMMEDIATE, readers' stay deferred.
-            self._write_engine: Engine = create_engine(url, future=True) if self.dialect == "sqlite" else self.engine
+            if sqlite_file is not None and create and not sqlite_file.exists():
+                _create_sqlite(sqlite_file)
+            if self.dialect == "postgresql":
+                # The write lock protects a check and its change under READ COMMITTED (each statement sees what
+                # committed before it): pinned, whatever the server's default. Readers get one snapshot each.
+                self._write_engine: Engine = create_engine(url, isolation_level="READ COMMITTED")
+                self.engine: Engine = create_engine(url, isolation_level="REPEATABLE READ")
+            else:
+                self.engine = create_engine(url)
+                # Writers get their own engine: on SQLite its transactions begin IMMEDIATE, readers' stay deferred.
+                self._write_engine = create_engine(url) if self.dialect == "sqlite" else self.engine
             if self.dialect == "sqlite":
                 event.listen(self.engine, "connect", self._sqlite_pragmas)
                 event.listen(self._write_engine, "connect", self._sqlite_pragmas)
                 event.listen(self.engine, "begin", _sqlite_begin_deferred)
                 event.listen(self._write_engine, "begin", _sqlite_begin_immediate)
             if create:
-                Base.metadata.create_all(self._write_engine)
+                # Under the write lock: consoles started together on a new database must not race to create it.
+                with self._write_engine.begin() as conn:
+                    self._lock(conn)
+                    Base.metadata.create_all(conn)
             else:
                 missing = [t for t in _REQUIRED_TABLES if not inspect(self.engine).has_table(t)]
                 if missing:
@@ -205,10 +217,8 @@ class Database:
         self._local.writing = True
         session = self._sessions()
         try:
-            if self.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
-            else:
-                session.connection()  # begins now (BEGIN IMMEDIATE on SQLite): the lock is held from the start
+            # Begins now (BEGIN IMMEDIATE on SQLite, the advisory lock on PostgreSQL): held from the start.
+            self._lock(session.connection())
             yield session
             session.commit()
         except SQLAlchemyError as err:
@@ -234,6 +244,12 @@ class Database:
         finally:
             session.close()
 
+    def _lock(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            # A writer that cannot get the lock gives up like SQLite's busy timeout instead of waiting for ever.
+            conn.execute(text(f"SET LOCAL lock_timeout = '{self._busy_timeout_ms}ms'"))
+            hold_write_lock(conn)
+
     def dispose(self) -> None:
         self.engine.dispose()
         self._write_engine.dispose()
@@ -249,9 +265,17 @@ class Database:
         connection.isolation_level = None  # type: ignore[attr-defined]
 
 
+def hold_write_lock(conn: Connection | Session) -> None:
+    """Take PostgreSQL's write lock in this transaction (again is harmless); SQLite's is taken at BEGIN."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
+
+
 def _reason(err: SQLAlchemyError) -> str:
     """The driver's own message without the SQL and its parameters (they may carry reasons or hashes)."""
-    if isinstance(err, OperationalError) and "locked" in str(err.orig):
+    lock_timeout = getattr(getattr(err, "orig", None), "sqlstate", None) == "55P03"
+    if lock_timeout or (isinstance(err, OperationalError) and "locked" in str(err.orig)):
         return "the database is locked by another process for too long; try again, and check for a stuck process"
     orig = getattr(err, "orig", None)
     return str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else type(err).__name__
@@ -280,8 +304,30 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
         )
     if not path.parent.is_dir():
         raise StoreUnavailable(f"the folder {path.parent} does not exist; check COPILOT_DATABASE_URL")
-    # Created empty and private first: SQLite gives its WAL and shared-memory files the same permissions.
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def _create_sqlite(path: Path) -> None:
+    """A new database file, complete before anyone can see it: built aside, then linked into place in one step.
+
+    Another process starting at the same moment sees no file or a whole database, never an empty file (which
+    is refused). Private from its first byte: SQLite gives its WAL and shared-memory files the same permissions.
+    """
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    os.close(os.open(aside, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        with closing(sqlite3.connect(aside)) as raw:
+            raw.execute("PRAGMA journal_mode=WAL")  # kept in the file: every later connection opens it in WAL
+        engine = create_engine(f"sqlite:///{aside}")
+        with engine.begin() as conn:
+            Base.metadata.create_all(conn)
+        engine.dispose()  # the last connection closes: the WAL is folded into the file and removed
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first; theirs is as good as ours
+    finally:
+        for leftover in (aside, aside.with_name(aside.name + "-wal"), aside.with_name(aside.name + "-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def _private(path: Path) -> None:

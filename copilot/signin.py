@@ -200,7 +200,10 @@ def _charge(s: Session, kind: str, key: str, shown: str, limits: Limits, now: fl
         return None
     failures = int(s.execute(select(_T.failures).where(_match(kind, key))).scalar_one())
     locked = failures >= limits.lock_after
-    until = now + (limits.lockout_s if locked else limits.wait_after(failures))
+    wait = limits.lockout_s if locked else limits.wait_after(failures)
+    # No wait is 0, not `now`: an attempt at the same moment whose clock was read a little earlier (its process
+    # waited for the write lock) would take `now` for a wait still running and be turned away, though nobody failed.
+    until = now + wait if wait > 0 else 0.0
     _set(s, kind, key, until=until, locked=locked)
     return _Charge(kind=kind, key=key, failures=failures, until=until, locked=locked)
 
@@ -288,7 +291,8 @@ def sign_in(
     both. Every attempt is in the audit: signin_ok, signin_failed (with locked_out when it starts a lockout) or
     signin_throttled; never the password."""
     shown = one_line(name, MAX_NAME)
-    keys = [(PERSON, person_key(name)), *dict.fromkeys((CLIENT, c[:_KEY_LENGTH]) for c in clients)]
+    # A client key may carry what a browser or proxy sent: plain text, so every database can store it.
+    keys = [(PERSON, person_key(name)), *dict.fromkeys((CLIENT, one_line(c, _KEY_LENGTH)) for c in clients)]
     admitted = _admit(db, shown, keys, throttle, now)
     if isinstance(admitted, SignInRefused):
         raise admitted

@@ -222,8 +222,10 @@ def _find(s: Session, name: str) -> UserRow | None:
     """The person of this name in any case or width; names are stored canonical and ASCII, so lower() suffices."""
     wanted = canonical_name(name)
     if not _NAME.fullmatch(wanted):
-        # A name added before the charset rule (jürgen) still signs in, spelled exactly as it was added.
-        return s.get(UserRow, unicodedata.normalize("NFKC", name).strip()[:MAX_NAME])
+        # A name added before the charset rule (jürgen) still signs in, spelled exactly as it was added. A name
+        # with control characters (a NUL, which PostgreSQL refuses to even compare) was never stored.
+        fallback = unicodedata.normalize("NFKC", name).strip()[:MAX_NAME]
+        return s.get(UserRow, fallback) if fallback.isprintable() else None
     return s.execute(select(UserRow).where(func.lower(UserRow.name) == wanted)).scalar()
 
 

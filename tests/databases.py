@@ -59,11 +59,6 @@ class PostgresServer:
         with self.engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    def names(self) -> list[str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"{PREFIX}%"})
-            return [str(r[0]) for r in rows]
-
 
 @cache
 def _server() -> PostgresServer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select, update
 
@@ -143,7 +145,11 @@ async def test_drift_beyond_tolerance_refuses(
         else action.old_value - sp.tolerance * 3
     )
     sim.process.set_setpoint(TAG, moved)  # someone changed it at the panel meanwhile
-    await client.read(TAG)
+    # The server publishes the panel's change on its next tick: wait until a read shows it.
+    for _ in range(100):
+        if (await client.read(TAG)).value == pytest.approx(moved):
+            break
+        await asyncio.sleep(0.05)
     result = await executor.execute(action.id)
     assert result.status is Status.FAILED
     assert "moved" in result.result

@@ -52,6 +52,19 @@ async def test_the_loser_of_a_decision_is_told_who_decided_and_when(
         service.withdraw(action.id, people["olga"], "too late")
 
 
+async def test_a_loser_after_the_write_is_told_whose_approval_it_was(
+    service: ActionService, client: LineClient, executor: Executor, people: dict[str, User], line: LineDefinition
+) -> None:
+    # Not "executing by executor": the person who comes too late learns who decided.
+    action = small_proposal(service, client, people["olga"], line)
+    service.approve(action.id, people["otto"])
+    assert (await executor.execute(action.id)).status is Status.SUCCEEDED
+    with pytest.raises(DecisionConflict, match=r"already decided: approved by otto at \d\d:\d\d:\d\d"):
+        service.reject(action.id, people["sam"], "too late")
+    with pytest.raises(DecisionConflict, match="approved by otto"):
+        service.approve(action.id, people["sue"])
+
+
 async def test_an_approval_counts_once_per_person(
     service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition, db: Database
 ) -> None:

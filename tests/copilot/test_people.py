@@ -322,6 +322,26 @@ def test_a_right_password_resets_the_person_and_refunds_only_its_own_charge_to_t
     assert rows == {(PERSON, "olga"): 0, (PERSON, person_key("nobody")): 1, (CLIENT, "test"): 3}
 
 
+def test_people_signing_in_at_once_from_one_client_wait_for_nobody(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One shell account for several people, or consoles behind one proxy: otto's attempt reads its clock, then waits
+    # for the write lock while olga's is charged, so otto's `now` is the earlier one. Nobody failed: nobody waits.
+    cheap_person(db, "olga", Role.OPERATOR)
+    cheap_person(db, "otto", Role.OPERATOR)
+    checked = authenticate
+    during: list[str] = []
+
+    def olga_checked_while_otto_signs_in(db_: Database, name: str, password: str) -> User:
+        if name == "olga":
+            during.append(attempt(db, "otto", PASSWORD, START - 0.01, client="shared"))
+        return checked(db_, name, password)
+
+    monkeypatch.setattr("copilot.signin.authenticate", olga_checked_while_otto_signs_in)
+    assert attempt(db, "olga", PASSWORD, START, client="shared") == "ok"
+    assert during == ["ok"]
+
+
 def test_one_client_spraying_names_is_slowed_and_locked_but_not_others(db: Database) -> None:
     tight = Throttle(client=Limits(free=2, first_wait_s=5, max_wait_s=60, lock_after=4, lockout_s=900, window_s=900))
     cheap_person(db, "a1", Role.OPERATOR)

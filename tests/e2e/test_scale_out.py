@@ -54,14 +54,32 @@ CLI_MOVES: dict[str, tuple[str, ...]] = {
     "reject:sam": ("reject", "{id}", "--as", "sam", "--reason", "scale-out: vetoed from a shell"),
     "approve:sam": ("approve", "{id}", "--as", "sam"),
     "writes_off:sam": ("writes", "off", "--as", "sam", "--reason", "scale-out: kill switch"),
+    "writes_on:sam": ("writes", "on", "--as", "sam", "--reason", "scale-out: a shell's time to decide"),
 }
-ROUNDS: tuple[tuple[str, ...], ...] = (
-    ("withdraw:olga",),
-    ("writes_off:sam",),
-    ("reject:sam", "withdraw:olga"),
-    ("approve:sam", "writes_off:sam"),
-    ("approve:sam", "withdraw:olga"),
-    ("reject:sam", "writes_off:sam"),
+CLICK_S = 0.1  # from a click to the console's decision in the database, about, on this machine
+
+
+@dataclass(frozen=True, kw_only=True)
+class Round:
+    """What the shells do beside the two clicks, and how far ahead of the clicks they are released.
+
+    `lead` is a fraction of the time a shell takes from release to its decision (measured in the run): 1.0 lands
+    its decision about when the clicks land theirs, less lets the consoles in first, more the shells.
+    """
+
+    shells: tuple[str, ...]
+    lead: float
+
+
+ROUNDS = (
+    Round(shells=("withdraw:olga",), lead=1.0),
+    Round(shells=("writes_off:sam",), lead=1.0),
+    Round(shells=("reject:sam", "withdraw:olga"), lead=0.9),
+    Round(shells=("approve:sam", "writes_off:sam"), lead=1.1),
+    Round(shells=("approve:sam", "withdraw:olga"), lead=1.0),
+    Round(shells=("reject:sam", "writes_off:sam"), lead=1.3),
+    Round(shells=("withdraw:olga", "approve:sam", "writes_off:sam"), lead=1.0),
+    Round(shells=("reject:sam",), lead=0.7),
 )
 # The real `copilot` entry point, its imports done first, held until a line arrives on stdin: the CLI's seconds of
 # start-up would otherwise decide every race before the browsers' clicks arrive.
@@ -276,12 +294,18 @@ class Attempt:
     move: str
     told: str
     code: int | None = None  # the CLI's exit code
+    ended: float | None = None  # seconds after the clicks the CLI process ended
+
+    def line(self) -> str:
+        when = "" if self.ended is None else f" (+{self.ended:.2f} s)"
+        return f"{self.who} in {self.channel}{when}: {self.told.strip()[:150]!r}"
 
 
 @dataclass
 class Tally:
+    shell_latency: float
     rounds: int = 0
-    attempts: int = 0
+    attempts: int = 0  # decisions tried on an action; the kill switch is counted apart
     endings: Counter[str] = field(default_factory=Counter)
     winners: Counter[str] = field(default_factory=Counter)
     losers: int = 0
@@ -289,16 +313,18 @@ class Tally:
     writes: int = 0
     unapproved_writes: int = 0
     switched_off: int = 0
-    lags: list[float] = field(default_factory=list)  # go to the decisive entry, per round
+    stopped_by_switch: int = 0  # approved, then refused by the executor because writes were off
+    lags: list[float] = field(default_factory=list)  # from the clicks to the decision that closed the action
 
     def summary(self, seconds: float) -> str:
-        lag = f"{min(self.lags):.2f}-{max(self.lags):.2f} s" if self.lags else "n/a"
+        lag = f"{min(self.lags):+.2f} to {max(self.lags):+.2f} s" if self.lags else "n/a"
         return (
-            f"scale-out on PostgreSQL: {self.rounds} rounds, {self.attempts} decisions tried "
-            f"(2 consoles + CLI), endings {dict(self.endings)}, won by {dict(self.winners)}, "
-            f"losers told {self.losers_told}/{self.losers}, kill switch thrown {self.switched_off} times, "
-            f"writes {self.writes}, unapproved writes {self.unapproved_writes}, go to decision {lag}, "
-            f"{seconds:.0f} s"
+            f"scale-out on one PostgreSQL: {self.rounds} rounds, 2 consoles and {self.attempts - 2 * self.rounds} "
+            f"shell decisions, {self.attempts} decisions tried; endings {dict(self.endings)}; won by "
+            f"{dict(self.winners)}; losers told who decided {self.losers_told}/{self.losers}; writes off "
+            f"{self.switched_off} times, {self.stopped_by_switch} approved writes stopped by it; writes "
+            f"{self.writes}, unapproved writes {self.unapproved_writes}; winning decision {lag} after the clicks "
+            f"(a shell takes {self.shell_latency:.2f} s from release to decision); {seconds:.0f} s"
         )
 
 
@@ -323,6 +349,7 @@ def _propose(ctx: pipeline_ops.Context, before: float, upward: bool) -> Action:
 
 
 def _history(ctx: pipeline_ops.Context, action_id: str) -> tuple[list[AuditEntry], list[AuditEntry]]:
+    """The action's own audit entries, and the whole trail (the kill switch is in no action's history)."""
     with ctx.db.reader() as s:
         return entries(s, action_id=action_id), entries(s)
 
@@ -394,13 +421,15 @@ def _judge(
     if decisive is not None:
         tally.lags.append(decisive.at - go)
     deciders = {e.actor for e in history if e.event in DECISIONS}
+    if action.status is Status.FAILED and "switched off" in (action.result or ""):
+        tally.stopped_by_switch += 1
     for attempt in attempts:
-        tally.attempts += 1
         if attempt.move == "writes_off:sam":
             tally.switched_off += 1
             if attempt.code != 0:
                 problems.append(f"{where}: writes off failed: {attempt.told}")
             continue
+        tally.attempts += 1
         if attempt.who == winner:
             continue
         # A loser: decided too late, or approved in time but overruled by a veto before the executor took it.
@@ -418,6 +447,52 @@ def _judge(
     return problems
 
 
+def _release(shells: list[tuple[str, subprocess.Popen[str]]]) -> None:
+    for _, shell in shells:
+        assert shell.stdin is not None
+        shell.stdin.write("go\n")
+        shell.stdin.flush()
+
+
+def _wait_ready(shells: list[tuple[str, subprocess.Popen[str]]]) -> None:
+    for move, shell in shells:
+        assert shell.stdout is not None
+        assert shell.stdout.readline().strip() == "ready", f"{move} did not start: {shell.communicate()}"
+
+
+def _finish(shells: list[tuple[str, subprocess.Popen[str]]], since: float) -> list[Attempt]:
+    """Each shell's outcome, with when it ended after `since` (the clicks)."""
+    ended: dict[int, float] = {}
+    deadline = time.monotonic() + 120
+    while len(ended) < len(shells) and time.monotonic() < deadline:
+        for i, (_, shell) in enumerate(shells):
+            if i not in ended and shell.poll() is not None:
+                ended[i] = time.time() - since
+        time.sleep(0.01)  # polling child processes, not the page
+    attempts = []
+    for i, (move, shell) in enumerate(shells):
+        out, err = shell.communicate(timeout=30)
+        who = move.split(":")[1]
+        told = err + out
+        attempts.append(
+            Attempt(channel="cli", who=who, move=move, told=told, code=shell.returncode, ended=ended.get(i))
+        )
+    return attempts
+
+
+def _shell_latency(plant: Plant, ctx: pipeline_ops.Context) -> float:
+    """Seconds from releasing a shell to its decision in the database: open the database, sign in, act."""
+    shell = [("writes_on:sam", _start_cli(plant, "writes_on:sam", ""))]
+    _wait_ready(shell)
+    released = time.time()
+    _release(shell)
+    [attempt] = _finish(shell, released)
+    assert attempt.code == 0, attempt.told
+    _, everything = _history(ctx, "")
+    [switched] = [e for e in everything if e.details.get("reason") == "scale-out: a shell's time to decide"]
+    return switched.at - released
+
+
 def test_two_consoles_and_shells_race_on_one_postgres(
     plant: Plant, consoles: tuple[Console, Console], browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -429,17 +504,18 @@ def test_two_consoles_and_shells_race_on_one_postgres(
     approver = _sign_in(browser, first, "otto")
     vetoer = _sign_in(browser, second, "sue")
     ctx = pipeline_ops.open_context(load_settings())
+    latency = _shell_latency(plant, ctx)
     sam = get_user(ctx.db, "sam")
-    tally = Tally()
+    tally = Tally(shell_latency=latency)
     problems: list[str] = []
     try:
-        for number, moves in enumerate(ROUNDS, start=1):
+        for number, plan in enumerate(ROUNDS, start=1):
             before = _line_value(plant.line, plant.endpoint)
             action = _propose(ctx, before, upward=number % 2 == 1)
             assert action.status is Status.PENDING, action.refusals
             assert action.approvals_needed == 1
             assert not action.supervisor_needed
-            shells = [(move, _start_cli(plant, move, action.id)) for move in moves]
+            shells = [(move, _start_cli(plant, move, action.id)) for move in plan.shells]
             for page in (approver, vetoer):
                 _show_card(page, action)
             reason = vetoer.get_by_label("Reason to reject")
@@ -449,36 +525,25 @@ def test_two_consoles_and_shells_race_on_one_postgres(
             reject = vetoer.get_by_role("button", name="Reject", exact=True)
             expect(approve).to_be_enabled()
             expect(reject).to_be_enabled()
-            for move, shell in shells:
-                assert shell.stdout is not None
-                assert shell.stdout.readline().strip() == "ready", f"{move} did not start: {shell.communicate()}"
-            # Go: the shells are released, then both clicks, which of the two first alternating by round.
-            go = time.time()
-            for _, shell in shells:
-                assert shell.stdin is not None
-                shell.stdin.write("go\n")
-                shell.stdin.flush()
+            _wait_ready(shells)
+            _release(shells)
+            # A deliberate stagger, not a wait for the page: the shells need this long to reach their decision.
+            time.sleep(max(0.0, plan.lead * latency - CLICK_S))
+            clicked = time.time()
             for button in (approve, reject) if number % 2 else (reject, approve):
                 button.click()
             attempts = [
                 Attempt(channel="console A", who="otto", move="approve:otto", told=_console_outcome(approver, action)),
                 Attempt(channel="console B", who="sue", move="reject:sue", told=_console_outcome(vetoer, action)),
+                *_finish(shells, clicked),
             ]
-            for move, shell in shells:
-                out, err = shell.communicate(timeout=120)
-                attempts.append(
-                    Attempt(channel="cli", who=move.split(":")[1], move=move, told=err + out, code=shell.returncode)
-                )
             settled = _settled(ctx, action.id)
             after = _line_value(plant.line, plant.endpoint)
             history, everything = _history(ctx, action.id)
-            found = _judge(tally, number, settled, attempts, history, everything, before, after, go)
-            print(
-                f"round {number}: {settled.status.value}; " + "; ".join(f"{a.who}: {a.told[:160]!r}" for a in attempts)
-            )
-            problems += found
+            problems += _judge(tally, number, settled, attempts, history, everything, before, after, clicked)
+            print(f"round {number} {plan.shells}: {settled.status.value}; " + "; ".join(a.line() for a in attempts))
             tally.rounds += 1
-            if "writes_off:sam" in moves:
+            if "writes_off:sam" in plan.shells:
                 ctx.service.set_writes(True, by=sam, reason="scale-out: writes back on")
     finally:
         ctx.db.dispose()
