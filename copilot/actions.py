@@ -210,7 +210,7 @@ def decided_by(session: Session, row: ActionRow) -> str:
         return f"action {row.id[:8]} is {row.status}"
     said = f"action {row.id[:8]} was already decided: {last.event} by {last.actor} at {_clock_text(last.at)}"
     if row.status in (Status.WRITING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.UNVERIFIED.value):
-        return f"{said}; it is {row.status} now"
+        return f"{said}; the action is now {row.status}"
     return said
 
 

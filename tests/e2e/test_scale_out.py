@@ -41,7 +41,7 @@ from copilot.users import Role, add_user, get_user
 from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET
 from tests.databases import postgres_database
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "filler.bowl_level_sp"
@@ -61,33 +61,42 @@ CLICK_S = 0.1  # from a click to the console's decision in the database, about, 
 
 @dataclass(frozen=True, kw_only=True)
 class Round:
-    """What the shells do beside the two clicks, and how far ahead of the clicks they are released.
+    """What the shells do beside the two clicks, and when each acts.
 
-    `lead` is a fraction of the time a shell takes from release to its decision (measured in the run): 1.0 lands
-    its decision about when the clicks land theirs, less lets the consoles in first, more the shells.
+    The shells are released `lead` times a shell's decision time on a quiet machine ahead of otto's click (they are
+    slower while two consoles and a browser work, so 1.0 is not yet a tie). Sue clicks Reject `veto_after` seconds
+    after otto's Approve: 0 is the same moment; a little later lands in the window between an approval and the
+    executor taking the action, where a veto must still win and nothing be written. The mix of winners varies from
+    run to run; what the test holds every round to does not.
     """
 
     shells: tuple[str, ...]
     lead: float
+    veto_after: float
 
 
 ROUNDS = (
-    Round(shells=("withdraw:olga",), lead=1.0),
-    Round(shells=("writes_off:sam",), lead=1.0),
-    Round(shells=("reject:sam", "withdraw:olga"), lead=0.9),
-    Round(shells=("approve:sam", "writes_off:sam"), lead=1.1),
-    Round(shells=("approve:sam", "withdraw:olga"), lead=1.0),
-    Round(shells=("reject:sam", "writes_off:sam"), lead=1.3),
-    Round(shells=("withdraw:olga", "approve:sam", "writes_off:sam"), lead=1.0),
-    Round(shells=("reject:sam",), lead=0.7),
+    Round(shells=("withdraw:olga",), lead=2.0, veto_after=0.0),
+    Round(shells=("writes_off:sam",), lead=1.0, veto_after=0.6),
+    Round(shells=("reject:sam", "withdraw:olga"), lead=1.5, veto_after=0.3),
+    Round(shells=("approve:sam", "writes_off:sam"), lead=2.0, veto_after=1.0),
+    Round(shells=("approve:sam", "withdraw:olga"), lead=0.5, veto_after=0.0),
+    Round(shells=("reject:sam", "writes_off:sam"), lead=1.0, veto_after=0.6),
+    Round(shells=("withdraw:olga", "approve:sam", "writes_off:sam"), lead=1.5, veto_after=0.3),
+    Round(shells=("reject:sam",), lead=0.5, veto_after=1.0),
+    Round(shells=("writes_off:sam",), lead=0.0, veto_after=1.5),
+    Round(shells=("withdraw:olga", "reject:sam"), lead=0.0, veto_after=0.0),
 )
-# The real `copilot` entry point, its imports done first, held until a line arrives on stdin: the CLI's seconds of
-# start-up would otherwise decide every race before the browsers' clicks arrive.
+
+# The real `copilot` entry point, its imports done first, held until "go" arrives on stdin: the CLI's seconds of
+# start-up would otherwise decide every race before the browsers' clicks arrive. A test that died (stdin closed)
+# releases nobody.
 LAUNCHER = (
     "import sys\n"
     "from copilot.cli import run\n"
     "print('ready', flush=True)\n"
-    "sys.stdin.readline()\n"
+    "if sys.stdin.readline().strip() != 'go':\n"
+    "    sys.exit(3)\n"
     "sys.argv = ['copilot', *sys.argv[1:]]\n"
     "run()\n"
 )
@@ -165,6 +174,8 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
 
 @dataclass(frozen=True, kw_only=True)
 class Console:
+    """One console replica: its address, its process and where it logs."""
+
     url: str
     process: subprocess.Popen[bytes]
     log: Path
@@ -303,7 +314,6 @@ class Attempt:
 
 @dataclass
 class Tally:
-    shell_latency: float
     rounds: int = 0
     attempts: int = 0  # decisions tried on an action; the kill switch is counted apart
     endings: Counter[str] = field(default_factory=Counter)
@@ -315,16 +325,18 @@ class Tally:
     switched_off: int = 0
     stopped_by_switch: int = 0  # approved, then refused by the executor because writes were off
     lags: list[float] = field(default_factory=list)  # from the clicks to the decision that closed the action
+    signed_in: list[float] = field(default_factory=list)  # from otto's click to each shell starting its sign-in
 
     def summary(self, seconds: float) -> str:
         lag = f"{min(self.lags):+.2f} to {max(self.lags):+.2f} s" if self.lags else "n/a"
+        shells = f"{min(self.signed_in):+.2f} to {max(self.signed_in):+.2f} s" if self.signed_in else "n/a"
         return (
             f"scale-out on one PostgreSQL: {self.rounds} rounds, 2 consoles and {self.attempts - 2 * self.rounds} "
             f"shell decisions, {self.attempts} decisions tried; endings {dict(self.endings)}; won by "
             f"{dict(self.winners)}; losers told who decided {self.losers_told}/{self.losers}; writes off "
             f"{self.switched_off} times, {self.stopped_by_switch} approved writes stopped by it; writes "
-            f"{self.writes}, unapproved writes {self.unapproved_writes}; winning decision {lag} after the clicks "
-            f"(a shell takes {self.shell_latency:.2f} s from release to decision); {seconds:.0f} s"
+            f"{self.writes}, unapproved writes {self.unapproved_writes}; from the clicks, the winning decision "
+            f"{lag}, the shells' sign-ins (then argon2, then the decision) began {shells}; {seconds:.0f} s"
         )
 
 
@@ -480,8 +492,19 @@ def _finish(shells: list[tuple[str, subprocess.Popen[str]]], since: float) -> li
     return attempts
 
 
+def _shell_sign_ins(everything: list[AuditEntry], since: float) -> list[float]:
+    """When shells began signing in after `since`; each decides once argon2 has checked its password."""
+    return [
+        e.at
+        for e in everything
+        if e.event == AuditEvent.SIGNIN_OK
+        and e.at >= since
+        and any(str(c).startswith("cli:") for c in e.details.get("clients", []))
+    ]
+
+
 def _shell_latency(plant: Plant, ctx: pipeline_ops.Context) -> float:
-    """Seconds from releasing a shell to its decision in the database: open the database, sign in, act."""
+    """Seconds from releasing a shell to its decision in the database (open it, sign in, act) on a quiet machine."""
     shell = [("writes_on:sam", _start_cli(plant, "writes_on:sam", ""))]
     _wait_ready(shell)
     released = time.time()
@@ -506,8 +529,9 @@ def test_two_consoles_and_shells_race_on_one_postgres(
     ctx = pipeline_ops.open_context(load_settings())
     latency = _shell_latency(plant, ctx)
     sam = get_user(ctx.db, "sam")
-    tally = Tally(shell_latency=latency)
+    tally = Tally()
     problems: list[str] = []
+    launched: list[subprocess.Popen[str]] = []
     try:
         for number, plan in enumerate(ROUNDS, start=1):
             before = _line_value(plant.line, plant.endpoint)
@@ -516,6 +540,7 @@ def test_two_consoles_and_shells_race_on_one_postgres(
             assert action.approvals_needed == 1
             assert not action.supervisor_needed
             shells = [(move, _start_cli(plant, move, action.id)) for move in plan.shells]
+            launched += [shell for _, shell in shells]
             for page in (approver, vetoer):
                 _show_card(page, action)
             reason = vetoer.get_by_label("Reason to reject")
@@ -526,12 +551,15 @@ def test_two_consoles_and_shells_race_on_one_postgres(
             expect(approve).to_be_enabled()
             expect(reject).to_be_enabled()
             _wait_ready(shells)
+            released = time.time()
             _release(shells)
-            # A deliberate stagger, not a wait for the page: the shells need this long to reach their decision.
+            # Deliberate staggers, not waits for the page: a shell needs this long to reach its decision, and the
+            # veto is aimed at the moments after an approval.
             time.sleep(max(0.0, plan.lead * latency - CLICK_S))
             clicked = time.time()
-            for button in (approve, reject) if number % 2 else (reject, approve):
-                button.click()
+            approve.click()
+            time.sleep(plan.veto_after)
+            reject.click()
             attempts = [
                 Attempt(channel="console A", who="otto", move="approve:otto", told=_console_outcome(approver, action)),
                 Attempt(channel="console B", who="sue", move="reject:sue", told=_console_outcome(vetoer, action)),
@@ -541,11 +569,16 @@ def test_two_consoles_and_shells_race_on_one_postgres(
             after = _line_value(plant.line, plant.endpoint)
             history, everything = _history(ctx, action.id)
             problems += _judge(tally, number, settled, attempts, history, everything, before, after, clicked)
+            tally.signed_in += [at - clicked for at in _shell_sign_ins(everything, released)]
             print(f"round {number} {plan.shells}: {settled.status.value}; " + "; ".join(a.line() for a in attempts))
             tally.rounds += 1
             if "writes_off:sam" in plan.shells:
                 ctx.service.set_writes(True, by=sam, reason="scale-out: writes back on")
     finally:
+        for shell in launched:
+            if shell.poll() is None:  # a round that failed before its release: nobody acts any more
+                shell.kill()
+                shell.communicate(timeout=30)
         ctx.db.dispose()
     verified = subprocess.run(
         [sys.executable, "-m", "copilot", "audit", "verify"],
