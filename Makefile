@@ -38,7 +38,7 @@ browser:
 	fi
 
 test: lint typecheck browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench_subscription
