@@ -283,54 +283,44 @@ class ActionService:
             reasons = list(decision.reasons)
             number = policy.as_number(value)
             stored = number if math.isfinite(number) else 0.0  # not storable everywhere; refused anyway
-            if reasons:
-                repeat = self._repeat_of(s, tag, asked, requester.name, reasons, now)
-                if repeat is not None:
-                    repeat.repeats = (repeat.repeats or 0) + 1
-                    s.flush()
-                    audit.append(
-                        s,
-                        AuditEvent.REFUSED,
-                        actor=requester.name,
-                        at=now,
-                        action_id=repeat.id,
-                        tag=tag,
-                        old_value=decision.current,
-                        new_value=repeat.new_value,
-                        details={"reason": reason, "via_agent": via_agent, "requested_value": asked, "repeat": True},
-                    )
-                    return action_view(s, repeat)
-            big = False
-            if decision.tag is not None and decision.tag.setpoint is not None and decision.current is not None:
-                big = abs(number - decision.current) > decision.tag.setpoint.approval_threshold + 1e-9
-            row = ActionRow(
-                id=str(uuid.uuid4()),
-                tag=tag,
-                old_value=decision.current,
-                new_value=stored,
-                unit=decision.tag.unit if decision.tag else "",
-                reason=reason,
-                evidence=json.dumps(evidence or [], default=str),
-                requested_by=requester.name,
-                via_agent=via_agent,
-                status=(Status.REFUSED if reasons else Status.PENDING).value,
-                requested=asked,
-                repeats=0,
-                refusals=json.dumps(reasons),
-                approvals_needed=2 if big else 1,
-                supervisor_needed=big,
-                created_at=now,
-                expires_at=now + self.rules.proposal_ttl_s,
-            )
-            s.add(row)
+            repeat = self._repeat_of(s, tag, asked, requester.name, reasons, now) if reasons else None
+            if repeat is not None:
+                repeat.repeats = (repeat.repeats or 0) + 1
+                row = repeat
+            else:
+                big = False
+                if decision.tag is not None and decision.tag.setpoint is not None and decision.current is not None:
+                    big = abs(number - decision.current) > decision.tag.setpoint.approval_threshold + 1e-9
+                row = ActionRow(
+                    id=str(uuid.uuid4()),
+                    tag=tag,
+                    old_value=decision.current,
+                    new_value=stored,
+                    unit=decision.tag.unit if decision.tag else "",
+                    reason=reason,
+                    evidence=json.dumps(evidence or [], default=str),
+                    requested_by=requester.name,
+                    via_agent=via_agent,
+                    status=(Status.REFUSED if reasons else Status.PENDING).value,
+                    requested=asked,
+                    repeats=0,
+                    refusals=json.dumps(reasons),
+                    approvals_needed=2 if big else 1,
+                    supervisor_needed=big,
+                    created_at=now,
+                    expires_at=now + self.rules.proposal_ttl_s,
+                )
+                s.add(row)
             s.flush()
-            event = AuditEvent.REFUSED if reasons else AuditEvent.PROPOSED
+            # Every attempt is audited, a folded repeat too: the list stays short, the trail stays complete.
             details: dict[str, Any] = {"reason": reason, "via_agent": via_agent, "requested_value": asked}
             if reasons:
                 details["refusals"] = reasons
+            if repeat is not None:
+                details["repeat"] = True
             audit.append(
                 s,
-                event,
+                AuditEvent.REFUSED if reasons else AuditEvent.PROPOSED,
                 actor=requester.name,
                 at=now,
                 action_id=row.id,

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-import yaml
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from connectors.client import LineClient
-from connectors.line import LineDefinition, default_line_path, load_line
+from connectors.line import LineDefinition, load_line
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
 from copilot import pipeline_ops
@@ -36,6 +35,7 @@ from copilot.actions import Action, Status
 from copilot.audit import AuditEntry, AuditEvent, entries
 from copilot.db import Database
 from copilot.fault_eval import SimulatorThread, free_port
+from copilot.race_suite import race_line
 from copilot.settings import load_settings
 from copilot.users import Role, add_user, get_user
 from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET
@@ -113,13 +113,7 @@ def _off_thread(func: Callable[[], T]) -> T:
 
 def _scale_line(folder: Path) -> Path:
     """The bundled line with the tag's rate limit lifted: the rounds write it more often than a plant would."""
-    data = yaml.safe_load(default_line_path().read_text(encoding="utf-8"))
-    for tag in data["tags"]:
-        if tag["name"] == TAG:
-            tag["setpoint"]["max_changes_per_hour"] = 1000
-    path = folder / "scale-line.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
+    return race_line(folder, TAG)
 
 
 def _line_value(line: LineDefinition, endpoint: str) -> float:
