@@ -189,18 +189,19 @@ class Database:
                 event.listen(self._write_engine, "connect", self._sqlite_pragmas)
                 event.listen(self.engine, "begin", _sqlite_begin_deferred)
                 event.listen(self._write_engine, "begin", _sqlite_begin_immediate)
-            if create:
-                # Under the write lock: consoles started together on a new database must not race to create it.
-                with self._write_engine.begin() as conn:
-                    self._lock(conn)
-                    Base.metadata.create_all(conn)
-            else:
+            if not create:
                 missing = [t for t in _REQUIRED_TABLES if not inspect(self.engine).has_table(t)]
                 if missing:
                     raise StoreUnavailable(
                         f"{_redact(url)} holds no co-pilot database (no {', '.join(missing)} table); check "
                         "COPILOT_DATABASE_URL, or create it with `copilot users add NAME --role admin`"
                     )
+            if _outdated(self.engine):
+                # Under the write lock: consoles started together must not race to create or update the store.
+                with self._write_engine.begin() as conn:
+                    self._lock(conn)
+                    Base.metadata.create_all(conn)  # new tables only; existing ones are left alone
+                    _add_missing_columns(conn)
         except SQLAlchemyError as err:
             raise StoreUnavailable(f"cannot open the database {_redact(url)}: {_reason(err)}") from err
         if sqlite_file is not None:
@@ -270,6 +271,30 @@ def hold_write_lock(conn: Connection | Session) -> None:
     bind = conn.get_bind() if isinstance(conn, Session) else conn
     if bind.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY})
+
+
+# Columns added after a release, with the SQL that adds them to a store made before: (table, column, type, default).
+_ADDED_COLUMNS = (
+    ("actions", "requested", "VARCHAR(64)", "''"),
+    ("actions", "repeats", "INTEGER", "0"),
+)
+
+
+def _outdated(engine: Engine) -> bool:
+    """True when a table or an added column is missing: only then does opening the store need the write lock."""
+    found = inspect(engine)
+    if any(not found.has_table(t.name) for t in Base.metadata.sorted_tables):
+        return True
+    present = {c["name"] for c in found.get_columns("actions")}
+    return any(column not in present for _table, column, _kind, _default in _ADDED_COLUMNS)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Bring a store made by an earlier version up to date; nothing in it is changed or lost."""
+    present = {c["name"] for c in inspect(conn).get_columns("actions")}
+    for table, column, kind, default in _ADDED_COLUMNS:
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind} NOT NULL DEFAULT {default}"))
 
 
 def _reason(err: SQLAlchemyError) -> str:

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect as sqlite_inspect
 
 from connectors.client import LineClient
 from connectors.line import LineDefinition
@@ -127,3 +128,30 @@ def test_the_data_directory_is_private_even_when_it_was_not(tmp_path: Path) -> N
     old.mkdir(mode=0o755)
     old.chmod(0o755)  # as an earlier version left it
     assert stat.S_IMODE(load_settings(data_dir=old).ensure_data_dir().stat().st_mode) == 0o700
+
+
+def test_a_store_from_the_earlier_version_is_brought_up_to_date(tmp_path: Path) -> None:
+    Database(default_url(tmp_path)).dispose()
+    with sqlite3.connect(tmp_path / "copilot.db") as conn:  # as the version before the hardening left it
+        conn.execute("ALTER TABLE actions DROP COLUMN requested")
+        conn.execute("ALTER TABLE actions DROP COLUMN repeats")
+        conn.execute("DROP TABLE signin_throttle")
+        conn.execute(
+            "INSERT INTO actions (id, tag, new_value, unit, reason, evidence, requested_by, via_agent, status, "
+            "refusals, approvals_needed, supervisor_needed, created_at, expires_at, result) VALUES "
+            "('0123456789', 'filler.bowl_level_sp', 52, '%', 'kept', '[]', 'olga', 0, 'refused', '[]', 1, 0, 1, 2, '')"
+        )
+    db = Database(default_url(tmp_path), create=False)
+    try:
+        with db.reader() as s:
+            columns = {c["name"] for c in sqlite_inspect(s.connection()).get_columns("actions")}
+            assert {"requested", "repeats"} <= columns
+            assert sqlite_inspect(s.connection()).has_table("signin_throttle")
+        from connectors.line import default_line_path, load_line
+        from copilot.actions import ActionService
+
+        kept = ActionService(db, load_line(default_line_path())).get("0123456789")
+        assert kept.reason == "kept"
+        assert kept.repeats == 0
+    finally:
+        db.dispose()
