@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
-from evals.demo_runner import CHROMIUM, Demo, start_demo, stop_demo
+from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, Demo, start_demo, stop_demo
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +22,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     finally:
         if running.process.poll() is None:
             stop_demo(running)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium with the flags this machine needs, one per test module."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's chromium is missing at {CHROMIUM}: `make browser` installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from connectors.line import default_line_path
 from copilot import pipeline_ops
@@ -32,7 +32,7 @@ from copilot.errors import CopilotError
 from copilot.policy import LineSnapshot
 from copilot.settings import load_settings
 from copilot.users import Role, add_user, get_user
-from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET, Demo, start_demo, stop_demo
+from evals.demo_runner import CHROMIUM, TABLET, Demo, start_demo, stop_demo
 from tests.console.hostile import BOLD, hostile, hostile_name
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -178,14 +178,6 @@ def _plant_actions(host: str) -> dict[str, tuple[str, ...]]:
         refused.append("person")
     fields = ("reason", "reject", "tag", "refused-reason", "switch", "unit", "description", "alarm")
     return {"fields": fields, "refused_at_entry": tuple(refused)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 @dataclass

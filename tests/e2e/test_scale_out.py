@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from connectors.client import LineClient
@@ -38,7 +38,7 @@ from copilot.fault_eval import SimulatorThread, free_port
 from copilot.race_suite import race_line
 from copilot.settings import load_settings
 from copilot.users import Role, add_user, get_user
-from evals.demo_runner import CHROMIUM, CHROMIUM_FLAGS, TABLET
+from evals.demo_runner import TABLET
 from tests.databases import postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -236,16 +236,6 @@ def consoles(plant: Plant) -> Iterator[tuple[Console, Console]]:
             _stop(second.process)
     finally:
         _stop(first.process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Debian's chromium is missing at {CHROMIUM}: `make browser` installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def _sign_in(browser: Browser, console: Console, name: str) -> Page:
