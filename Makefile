@@ -1,20 +1,30 @@
-# The two commands of the README: `make demo` runs the line, `make test` checks everything.
-# Each creates its own virtual environment on first use and installs what it needs.
+# The README's commands: `make demo` runs the line, `make check` is the fast loop between edits, `make test` checks
+# everything (what CI runs), `make bench` measures. Each installs what it needs into .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# What the demo needs: the CPU build of torch and the package itself.
+BASE := $(VENV)/.base
+# What the tests need on top: the linters, pytest, and llama.cpp's server for the real-model tests.
 STAMP := $(VENV)/.installed
+# pytest's worker processes for the full suite; ports and folders are per test, so tests may run side by side.
+WORKERS ?= 2
 
-.PHONY: demo test lint typecheck bench clean browser
+.PHONY: demo check test fast lint typecheck bench clean browser
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first: left to the resolver, torch comes as a multi-GB CUDA build.
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $(BASE)
+
+# llama-cpp-python compiles for about six minutes on two cores: only the tests and people who want it pay that.
+$(STAMP): $(BASE)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,llm]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(BIN)/copilot demo
 
 lint: $(STAMP)
@@ -24,7 +34,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The console's end-to-end test drives Debian's Chromium through Playwright; never a browser download.
+# The fast tier: no sockets, no subprocesses, no browser (the tier's guard in tests/conftest.py fails a test that
+# tries); what to run between edits.
+fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast -q --durations=10
+
+check: lint typecheck fast
+
+# The console's end-to-end tests drive Debian's Chromium through Playwright; never a browser download.
 CHROMIUM ?= /usr/bin/chromium
 browser:
 	@if [ ! -x $(CHROMIUM) ]; then \
@@ -37,10 +54,12 @@ browser:
 	  fi; \
 	fi
 
+# The whole suite, the fast tier included; the 20 slowest tests are printed so their cost stays in view.
 test: lint typecheck browser
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=20
 
 bench: $(STAMP)
+	$(BIN)/python -m evals.bench_startup
 	$(BIN)/python -m evals.bench_subscription
 	$(BIN)/python -m evals.bench_knowledge
 	$(BIN)/copilot eval --suite retrieval

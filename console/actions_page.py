@@ -11,11 +11,9 @@ import streamlit as st
 
 from console import audit_panel, people_panel, proposal_card, services, session, widgets
 from console.messages import run_safely
-from copilot import pipeline_ops
-from copilot.actions import Action, Status
-from copilot.audit import AuditEntry
+from copilot.pipeline import Action, AuditEntry, Role, Status, User
+from copilot.services import pipeline_ops
 from copilot.untrusted import plain
-from copilot.users import Role, User
 
 NOTICES = "actions"  # where this page shows the outcome of a decision made on one of its cards
 WINDOWS: dict[str, float | None] = {

@@ -10,9 +10,9 @@ import streamlit as st
 
 from console import proposal_card
 from console.widgets import document_line, label, literal, show_text
-from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
+from copilot.agent import Answer, DraftedProposal, RankedCause, ReadingUsed
+from copilot.pipeline import User
 from copilot.untrusted import plain
-from copilot.users import User
 
 OFFLINE_LABEL = "Offline diagnosis engine · no language model · built from the live values and the plant library"
 STREAM_BUDGET_S = 1.5  # long answers stream faster: nobody should wait for the typing effect

@@ -6,9 +6,9 @@ import streamlit as st
 
 from console import services, session, widgets
 from console.messages import run_safely, shown_errors
-from copilot import pipeline_ops
+from copilot.pipeline import User
+from copilot.services import pipeline_ops
 from copilot.untrusted import MAX_REASON
-from copilot.users import User
 
 NOTICES = "kill-switch"
 

@@ -6,11 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from connectors.errors import LineUnavailable
-from connectors.readings import Availability
+from connectors import Availability, LineUnavailable, LiveLine
 from console import services, trends, widgets
 from console.messages import ADVICE, run_safely
-from copilot.live import LiveLine
 from copilot.untrusted import plain
 
 TREND_WINDOWS = {"2 minutes": 120, "10 minutes": 600, "30 minutes": 1800, "1 hour": 3600}

@@ -8,12 +8,12 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
-from connectors.errors import ConnectorError, LineDefinitionError, LineUnavailable, SecurityRejected
+from connectors import ConnectorError, LineDefinitionError, LineUnavailable, SecurityRejected
 from copilot.errors import CopilotError, ModelUnavailable, StoreUnavailable
 from copilot.settings import ConfigError
 from copilot.untrusted import markdown_escape
-from knowledge.errors import IndexUnavailable, KnowledgeError
-from knowledge.errors import ModelUnavailable as EmbeddingUnavailable
+from knowledge import IndexUnavailable, KnowledgeError
+from knowledge import ModelUnavailable as EmbeddingUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")

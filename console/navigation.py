@@ -9,7 +9,7 @@ import streamlit as st
 
 from console import actions_page, chat_page, line_page, server_identity, troubleshooting_page
 from console.messages import shown_errors
-from copilot.users import Role, User
+from copilot.pipeline import Role, User
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,10 +7,9 @@ import streamlit as st
 
 from console import services, session
 from console.messages import run_safely, shown_errors
-from copilot import pipeline_ops
-from copilot.signin import PERSON, Lockout, clock_time
+from copilot.pipeline import PERSON, Lockout, User, clock_time
+from copilot.services import pipeline_ops
 from copilot.untrusted import MAX_NAME, one_line
-from copilot.users import User
 
 NOTICES = "people"
 

@@ -9,17 +9,21 @@ from typing import Any
 
 import streamlit as st
 
-from connectors.line import Tag
-from connectors.readings import Reading
+from connectors import Reading, Tag
 from console import services, session, widgets
 from console.messages import OURS, advice, run_safely
-from copilot import pipeline_ops
-from copilot.actions import Action, Status
-from copilot.line_ops import format_value
-from copilot.pipeline_ops import Context
+from copilot.pipeline import Action, Refusal, Role, Status, User, approval_refusal
+from copilot.services import pipeline_ops
+from copilot.services.line_ops import format_value
+from copilot.services.pipeline_ops import Context
 from copilot.untrusted import MAX_REASON
-from copilot.users import Role, User
 
+REFUSAL_TEXT = {
+    Refusal.OWN: "You asked for this change: someone else must approve it.",
+    Refusal.ROLE: "{article} {role} cannot approve changes; an operator or a supervisor can.",
+    Refusal.TWICE: "You have approved it already; it waits for another person.",
+    Refusal.SUPERVISOR: "The last approval of this change must be a supervisor's.",
+}
 ARTICLE = {Role.OPERATOR: "An", Role.ADMIN: "An", Role.MAINTENANCE: "A", Role.SUPERVISOR: "A"}
 
 
@@ -39,18 +43,17 @@ def may_decide(who: User, action: Action) -> tuple[bool, str]:
     """
     if action.status is not Status.PENDING:
         return False, ""
-    if who.name == action.requested_by:
-        return False, "You asked for this change: someone else must approve it."
-    if not who.role.may_approve:
-        return False, f"{ARTICLE[who.role]} {who.role.value} cannot approve changes; an operator or a supervisor can."
-    if any(a.user == who.name for a in action.approvals):
-        return False, "You have approved it already; it waits for another person."
-    given = [a for a in action.approvals if a.decision == "approve"]
-    last = len(given) == action.approvals_needed - 1
-    supervised = any(a.role == Role.SUPERVISOR.value for a in given)
-    if action.supervisor_needed and who.role is not Role.SUPERVISOR and last and not supervised:
-        return False, "The last approval of this change must be a supervisor's."
-    return True, ""
+    refusal = approval_refusal(
+        who=who.name,
+        role=who.role,
+        requested_by=action.requested_by,
+        supervisor_needed=action.supervisor_needed,
+        decided=[a.user for a in action.approvals],
+        given_roles=[a.role for a in action.approvals if a.decision == "approve"],
+    )
+    if refusal is None:
+        return True, ""
+    return False, REFUSAL_TEXT[refusal].format(article=ARTICLE[who.role], role=who.role.value)
 
 
 def outcome_text(action: Action) -> tuple[bool, str]:

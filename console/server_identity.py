@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from connectors.known_servers import Verdict
-from connectors.security import SecurityMode
+from connectors import SecurityMode, Verdict
 from console import services, session
 from console.messages import OURS
 from console.widgets import show_text
-from copilot import line_ops
+from copilot.pipeline import Role, User
+from copilot.services import line_ops
 from copilot.untrusted import plain
-from copilot.users import Role, User
 
 NOTICES = "server-identity"
 FAILURE = "server-identity-failure"  # why the last confirmation failed, shown once as plain text

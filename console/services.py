@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from copilot import pipeline_ops
-from copilot.answer import Answer
-from copilot.kb_ops import open_kb
-from copilot.line_ops import connection
-from copilot.live import LiveLine
-from copilot.pipeline_ops import Context
+from connectors import LiveLine
+from copilot.agent import Answer
+from copilot.pipeline import User, get_user
+from copilot.services import pipeline_ops
+from copilot.services.kb_ops import open_kb
+from copilot.services.line_ops import connection
+from copilot.services.pipeline_ops import Context
 from copilot.settings import load_settings
-from copilot.users import User, get_user
 
 if TYPE_CHECKING:
     from copilot.agent import CoPilot

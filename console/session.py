@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from copilot.pipeline import User
 from copilot.untrusted import markdown_escape
-from copilot.users import User
 
 # The only session keys the console uses; widgets keep their own state under their widget keys.
 _USER = "user"

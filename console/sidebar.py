@@ -9,7 +9,7 @@ import streamlit as st
 from console import services, session, signin, widgets
 from console.messages import OURS, describe, run_safely
 from copilot.errors import NotAllowed
-from copilot.users import User
+from copilot.pipeline import User
 
 
 def current_person(who: User) -> User | None:

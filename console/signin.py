@@ -9,9 +9,9 @@ import streamlit as st
 from console import services, session
 from console.messages import run_safely, shown_errors
 from console.widgets import literal
-from copilot import pipeline_ops
 from copilot.errors import NotAllowed
-from copilot.signin import SignInRefused, browser_client, refusal_text
+from copilot.pipeline import SignInRefused, browser_client, refusal_text
+from copilot.services import pipeline_ops
 
 NOTICES = "sign-in"
 WRONG = "Unknown user or wrong password. Check both and try again; ask your supervisor if you have no account."

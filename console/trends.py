@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from connectors.line import AlarmKind, Tag
+from connectors import AlarmKind, Tag
 from copilot.untrusted import plain
 
 NORMAL_FILL = "#2e7d32"

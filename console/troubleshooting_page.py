@@ -12,7 +12,7 @@ from console.messages import run_safely
 from console.session import Search
 from console.widgets import document_line, literal, show_text
 from copilot.untrusted import one_line, plain
-from knowledge.citations import Citation, RecordHit
+from knowledge import Citation, RecordHit
 
 if TYPE_CHECKING:
     from knowledge import KnowledgeBase  # the store and the model load only when the page is opened

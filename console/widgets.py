@@ -9,13 +9,11 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from connectors.alarms import ActiveAlarm
-from connectors.line import Tag
-from connectors.readings import Quality, Reading
-from copilot.actions import Status
-from copilot.line_ops import format_value
+from connectors import ActiveAlarm, Quality, Reading, Tag
+from copilot.pipeline import Status
+from copilot.services.line_ops import format_value
 from copilot.untrusted import markdown_escape, one_line, plain
-from knowledge.citations import Citation
+from knowledge import Citation
 
 # Sized for a 10-inch tablet at arm's length: 18 px type, 48 px touch targets, nothing wider than the screen.
 TABLET_CSS = """

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from copilot.evaluation import load_questions
+from copilot.evaluation.retrieval import default_questions, load_questions
 from knowledge import KnowledgeBase, library_path
 from knowledge.embedding import Embedder, shared_embedder
 from knowledge.ingest import indexed_text
 
-QUESTIONS = Path(__file__).parent / "retrieval_questions.yaml"
+QUESTIONS = default_questions()
 
 
 def _dir_bytes(path: Path) -> int:

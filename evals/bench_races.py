@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from copilot.db import default_url
-from copilot.race_suite import RaceReport, run_races
+from copilot.evaluation.races import RaceReport, run_races
+from copilot.pipeline import default_url
 
 POSTGRES = os.environ.get("COPILOT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.fault_eval import free_port
+from connectors.simulator.thread import free_port
 
 CHROMIUM = Path(os.environ.get("COPILOT_CHROMIUM", "/usr/bin/chromium"))
 # Without the background-networking flags Chromium keeps calling home, and this machine refuses every call.

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from connectors.line import LineDefinition
+from connectors.live_line import LiveLine
 from connectors.security import ClientSecurity
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
-from copilot.actions import ActionService
-from copilot.db import Database
-from copilot.fault_eval import SimulatorThread, free_port
-from copilot.live import LiveLine
+from connectors.simulator.thread import SimulatorThread, free_port
+from copilot.pipeline.actions import ActionService
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import Role, User, add_user
 from copilot.settings import Settings, load_settings
-from copilot.users import Role, User, add_user
 
 
 @dataclass(frozen=True, kw_only=True)

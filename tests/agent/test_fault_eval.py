@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from connectors.line import LineDefinition
-from copilot.answer import Answer, DraftedProposal, RankedCause
-from copilot.fault_eval import EvalError, Scenario, default_scenarios, load_scenarios, run_faults, score
+from copilot.agent.answer import Answer, DraftedProposal, RankedCause
+from copilot.evaluation.faults import EvalError, Scenario, default_scenarios, load_scenarios, run_faults, score
 from copilot.settings import Settings
 from knowledge import KnowledgeBase
 

@@ -11,15 +11,15 @@ import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
 from connectors.line import LineDefinition
+from connectors.live_line import LiveLine
 from connectors.security import ClientSecurity
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
-from copilot.actions import Status
+from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.agent import CoPilot
-from copilot.answer import Answer
-from copilot.fault_eval import SimulatorThread, free_port
-from copilot.live import LiveLine
-from copilot.policy import LineSnapshot
+from copilot.agent.answer import Answer
+from copilot.pipeline.actions import Status
+from copilot.pipeline.policy import LineSnapshot
 from copilot.settings import Settings, load_settings
 from knowledge import KnowledgeBase, library_path
 from knowledge.embedding import Embedder

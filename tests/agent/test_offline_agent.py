@@ -7,13 +7,13 @@ from functools import partial
 
 import pytest
 
-from copilot.actions import Status
+from connectors.live_line import LiveLine
+from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
+from copilot.agent.workbench import ToolRefused, Workbench
 from copilot.errors import ConversationError
-from copilot.fault_eval import SimulatorThread
-from copilot.live import LiveLine
+from copilot.pipeline.actions import Status
 from copilot.settings import Settings
-from copilot.workbench import ToolRefused, Workbench
 from knowledge import KnowledgeBase
 from knowledge.embedding import Embedder
 from tests.agent.conftest import Pipeline

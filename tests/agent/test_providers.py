@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from langchain_openai import ChatOpenAI
 
-from copilot.providers import chat_model
+from copilot.agent.providers import chat_model
 from copilot.settings import OLLAMA_BASE_URL, ConfigError, load_settings
 
 

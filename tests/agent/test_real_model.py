@@ -29,16 +29,16 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
 from connectors.line import LineDefinition
-from copilot.actions import Status
+from connectors.live_line import LiveLine
+from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
-from copilot.answer import Answer
+from copilot.agent.answer import Answer
+from copilot.agent.providers import chat_model
+from copilot.agent.tools import build_tools, run_tool
+from copilot.agent.workbench import Workbench
 from copilot.errors import ModelUnavailable
-from copilot.fault_eval import SimulatorThread
-from copilot.live import LiveLine
-from copilot.providers import chat_model
+from copilot.pipeline.actions import Status
 from copilot.settings import Settings, load_settings
-from copilot.tools import build_tools, run_tool
-from copilot.workbench import Workbench
 from knowledge import KnowledgeBase
 from tests.agent.conftest import Pipeline
 from tests.agent.llm_server import MODEL_ALIAS, llm_server  # noqa: F401  (the session fixture)
@@ -327,6 +327,6 @@ def test_the_request_after_a_tool_call_is_accepted(llm_server: str, agent_settin
         ),
         ToolMessage(content='<data>\n[{"tag": "infeed.speed", "value": 0.0}]\n</data>', tool_call_id="c1"),
     ]
-    # Before the fix in copilot.providers the server answered 500 here (the assistant content was sent as null).
+    # Before the fix in copilot.agent.providers the server answered 500 here (the assistant content was sent as null).
     reply = model.invoke(conversation)
     assert isinstance(reply, AIMessage)

@@ -8,10 +8,9 @@ from functools import partial
 import pytest
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 
-from copilot import prompts
-from copilot.agent import CoPilot
-from copilot.fault_eval import SimulatorThread
-from copilot.live import LiveLine
+from connectors.live_line import LiveLine
+from connectors.simulator.thread import SimulatorThread
+from copilot.agent import CoPilot, prompts
 from copilot.settings import Settings, load_settings
 from knowledge import KnowledgeBase
 from tests.agent.conftest import Pipeline

@@ -23,7 +23,7 @@ from connectors.known_servers import (
     store_mode_ok,
 )
 from connectors.security import Identity, fingerprint, normalize_fingerprint
-from copilot.rogue_servers import RogueReport, rogue_cases
+from copilot.evaluation.rogue_servers import RogueReport, rogue_cases
 
 ENDPOINT = "opc.tcp://10.1.2.3:4840/line/"
 

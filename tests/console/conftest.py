@@ -17,13 +17,13 @@ from streamlit.testing.v1.element_tree import Button
 
 from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatorOptions
+from connectors.simulator.thread import SimulatorThread, free_port
 from console import services
-from copilot.actions import Action
-from copilot.db import Database
-from copilot.fault_eval import SimulatorThread, free_port
-from copilot.pipeline_ops import Context
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User, add_user
+from copilot.pipeline.actions import Action
+from copilot.pipeline.db import Database
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user
+from copilot.services.pipeline_ops import Context
 
 PASSWORD = "console-test-password"
 ROOT = Path(__file__).resolve().parents[2]

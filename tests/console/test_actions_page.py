@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from copilot.actions import Status
-from copilot.db import ActionRow, AuditRow
+from copilot.pipeline.actions import Status
+from copilot.pipeline.db import ActionRow, AuditRow
 from tests.console.conftest import Console, button, labels, read, text_of
 
 TAG = "infeed.speed_sp"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from console import answer_view, services
-from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
+from copilot.agent.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
 from copilot.errors import ModelUnavailable
-from copilot.users import User
+from copilot.pipeline.users import User
 from knowledge.citations import Citation
 from tests.console.conftest import Console, as_read, labels, read, text_of
 

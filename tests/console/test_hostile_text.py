@@ -18,10 +18,10 @@ from connectors.alarms import ActiveAlarm
 from connectors.line import LineDefinition
 from connectors.readings import Quality, Reading
 from console import messages, services, widgets
-from copilot.actions import Status
-from copilot.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
-from copilot.db import ActionRow, ApprovalRow, SwitchRow
+from copilot.agent.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
 from copilot.errors import NotAllowed
+from copilot.pipeline.actions import Status
+from copilot.pipeline.db import ActionRow, ApprovalRow, SwitchRow
 from knowledge import KnowledgeBase
 from knowledge.citations import Citation
 from knowledge.embedding import Embedder
@@ -290,7 +290,7 @@ def test_the_signed_in_name_in_the_sidebar_is_text(console_without_line: Console
     name = hostile_name("sidebar")
     script = (
         "from console import sidebar\n"
-        "from copilot.users import Role, User\n"
+        "from copilot.pipeline.users import Role, User\n"
         f"sidebar.render(User(name={name!r}, role=Role.OPERATOR, active=True))\n"
     )
     app = AppTest.from_string(script, default_timeout=30).run()

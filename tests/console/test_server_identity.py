@@ -20,9 +20,9 @@ from connectors.known_servers import KnownServers, PresentedServer, endpoint_key
 from connectors.line import LineDefinition
 from connectors.simulator.impostor import ImpostorOptions, ImpostorServer
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
+from connectors.simulator.thread import free_port
 from console import services
-from copilot.fault_eval import free_port
-from copilot.users import Role, User
+from copilot.pipeline.users import Role, User
 from tests.console.conftest import PEOPLE, Console, button, labels, text_of
 
 PASSWORD = "line-password-9"

@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from console.navigation import page_specs
 from console.signin import WRONG
-from copilot.db import AuditRow, UserRow
-from copilot.signin import SignInRefused, clock_time, sign_in
-from copilot.users import Role, User
+from copilot.pipeline.db import AuditRow, UserRow
+from copilot.pipeline.signin import SignInRefused, clock_time, sign_in
+from copilot.pipeline.users import Role, User
 from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sidebar_text, text_of
 
 

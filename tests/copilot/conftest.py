@@ -11,11 +11,11 @@ from connectors.client import LineClient
 from connectors.line import LineDefinition
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine
-from copilot.actions import ActionService
-from copilot.db import Database
-from copilot.executor import Executor
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User, add_user
+from copilot.pipeline.actions import ActionService
+from copilot.pipeline.db import Database
+from copilot.pipeline.executor import Executor
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user
 from tests.databases import BACKENDS, database_url
 from tests.helpers import eventually
 

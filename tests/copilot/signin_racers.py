@@ -6,8 +6,8 @@ import multiprocessing
 import os
 from typing import Any
 
-from copilot.db import Database
-from copilot.signin import SignInRefused, Throttle, sign_in
+from copilot.pipeline.db import Database
+from copilot.pipeline.signin import SignInRefused, Throttle, sign_in
 
 
 def attempt(db: Database, name: str, password: str, at: float, *, client: str = "test", **kw: Any) -> str:

@@ -10,12 +10,12 @@ from sqlalchemy import select, update
 from connectors.client import LineClient
 from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
-from copilot import audit
-from copilot.actions import Action, ActionService, Status
-from copilot.db import AuditRow, Database
 from copilot.errors import ApprovalError, ExecutionRefused, NotAllowed
-from copilot.executor import Executor, ExecutorOptions
-from copilot.users import Role, User, authenticate
+from copilot.pipeline import audit
+from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.db import AuditRow, Database
+from copilot.pipeline.executor import Executor, ExecutorOptions
+from copilot.pipeline.users import Role, User, authenticate
 from tests.copilot.conftest import PASSWORD, FakeClock, snapshot_of
 
 TAG = "capper.torque_sp"
@@ -194,7 +194,7 @@ def test_passwords_are_checked_and_never_stored_plain(db: Database, people: dict
         authenticate(db, "olga", "wrong password")
     with pytest.raises(NotAllowed, match="unknown user or wrong password"):
         authenticate(db, "nobody", PASSWORD)
-    from copilot.db import UserRow
+    from copilot.pipeline.db import UserRow
 
     with db.session() as s:
         stored = s.execute(select(UserRow.password_hash)).scalars().all()

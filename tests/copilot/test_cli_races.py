@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from copilot.db import Database
-from copilot.users import Role, add_user
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import Role, add_user
 from tests.copilot.test_cli_pipeline import COPILOT, SECRET, line_endpoint, run  # noqa: F401  (fixture)
 
 

@@ -22,14 +22,14 @@ from connectors.line import LineDefinition
 from connectors.security import SecurityMode
 from connectors.session import presented_server
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot import line_ops
-from copilot.actions import ActionService, Status
 from copilot.cli import app
-from copilot.db import Database, default_url
-from copilot.executor import Executor, ExecutorOptions
-from copilot.policy import LineSnapshot
+from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.db import Database, default_url
+from copilot.pipeline.executor import Executor, ExecutorOptions
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user
+from copilot.services import line_ops
 from copilot.settings import ConfigError, load_settings
-from copilot.users import Role, User, add_user
 from tests.conftest import free_port
 from tests.copilot.conftest import FakeClock
 from tests.helpers import eventually

@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 from connectors.client import LineClient
 from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
-from copilot import audit
-from copilot.actions import ActionService, Status
-from copilot.db import ActionRow, ApprovalRow, Database
 from copilot.errors import ApprovalError, DecisionConflict, ExecutionRefused, NotAllowed
-from copilot.executor import Executor
-from copilot.users import User
+from copilot.pipeline import audit
+from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.db import ActionRow, ApprovalRow, Database
+from copilot.pipeline.executor import Executor
+from copilot.pipeline.users import User
 from tests.copilot.conftest import FakeClock
 from tests.copilot.test_approvals import TAG, small_proposal
 

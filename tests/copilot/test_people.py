@@ -15,12 +15,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from copilot import audit
-from copilot.audit import AuditEvent
-from copilot.db import AuditRow, Database, SignInThrottleRow, UserRow, default_url
 from copilot.errors import NotAllowed
-from copilot.people_safety import people_cases
-from copilot.signin import (
+from copilot.evaluation.people_cases import people_cases
+from copilot.pipeline import audit
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import AuditRow, Database, SignInThrottleRow, UserRow, default_url
+from copilot.pipeline.signin import (
     CLIENT,
     PERSON,
     Limits,
@@ -33,7 +33,7 @@ from copilot.signin import (
     unlock,
     unlock_person,
 )
-from copilot.users import (
+from copilot.pipeline.users import (
     MIN_PASSWORD,
     Role,
     User,
@@ -337,7 +337,7 @@ def test_people_signing_in_at_once_from_one_client_wait_for_nobody(
             during.append(attempt(db, "otto", PASSWORD, START - 0.01, client="shared"))
         return checked(db_, name, password)
 
-    monkeypatch.setattr("copilot.signin.authenticate", olga_checked_while_otto_signs_in)
+    monkeypatch.setattr("copilot.pipeline.signin.authenticate", olga_checked_while_otto_signs_in)
     assert attempt(db, "olga", PASSWORD, START, client="shared") == "ok"
     assert during == ["ok"]
 

@@ -7,12 +7,12 @@ import pytest
 from connectors.client import LineClient
 from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
-from copilot import audit
-from copilot.actions import ActionService, Status
-from copilot.db import Database
 from copilot.errors import ApprovalError, ExecutionRefused
-from copilot.executor import Executor
-from copilot.users import User
+from copilot.pipeline import audit
+from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.db import Database
+from copilot.pipeline.executor import Executor
+from copilot.pipeline.users import User
 from tests.copilot.conftest import FakeClock, snapshot_of
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.line import LineDefinition
 from connectors.readings import Quality, Reading
-from copilot.policy import LineSnapshot, check
+from copilot.pipeline.policy import LineSnapshot, check
 
 TAG = "filler.bowl_level_sp"
 

@@ -12,13 +12,13 @@ from multiprocessing.synchronize import Barrier
 import pytest
 from sqlalchemy import select
 
-from copilot import audit, signin
-from copilot.actions import ActionService
-from copilot.audit import AuditEvent
-from copilot.db import AuditRow, Database
 from copilot.errors import CopilotError, StoreUnavailable
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User, add_user, get_user
+from copilot.pipeline import audit, signin
+from copilot.pipeline.actions import ActionService
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import AuditRow, Database
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user, get_user
 from tests.copilot.conftest import PASSWORD, FakeClock
 
 WRITERS = 4

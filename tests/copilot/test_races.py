@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from copilot import actions, executor
-from copilot import db as db_module
-from copilot.actions import Status
-from copilot.db import ActionRow, default_url
-from copilot.race_suite import run_races
+from copilot.evaluation.races import run_races
+from copilot.pipeline import actions, executor
+from copilot.pipeline import db as db_module
+from copilot.pipeline.actions import Status
+from copilot.pipeline.db import ActionRow, default_url
 
 
 @pytest.mark.slow

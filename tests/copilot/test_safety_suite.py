@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from copilot.db import Database, default_url
-from copilot.safety_suite import run_safety
-from copilot.users import Role, add_user, get_user
+from copilot.evaluation.safety import run_safety
+from copilot.pipeline.db import Database, default_url
+from copilot.pipeline.users import Role, add_user, get_user
 
 
 def test_every_unsafe_case_is_blocked(db_url: str) -> None:

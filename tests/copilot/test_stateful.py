@@ -49,13 +49,13 @@ from connectors.client import LineClient
 from connectors.line import default_line_path, load_line
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot import audit
-from copilot.actions import ActionService, Rules, Status
-from copilot.db import Database, default_url
 from copilot.errors import CopilotError
-from copilot.executor import Executor
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User, add_user, get_user
+from copilot.pipeline import audit
+from copilot.pipeline.actions import ActionService, Rules, Status
+from copilot.pipeline.db import Database, default_url
+from copilot.pipeline.executor import Executor
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user, get_user
 from tests.conftest import free_port
 from tests.copilot.conftest import PASSWORD, FakeClock
 from tests.databases import BACKENDS, postgres

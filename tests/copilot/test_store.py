@@ -11,11 +11,11 @@ from sqlalchemy import inspect as sqlite_inspect
 
 from connectors.client import LineClient
 from connectors.line import LineDefinition
-from copilot import policy
-from copilot.actions import ActionService, Status
-from copilot.db import Database, default_url
 from copilot.errors import StoreUnavailable
-from copilot.users import User
+from copilot.pipeline import policy
+from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.db import Database, default_url
+from copilot.pipeline.users import User
 from tests.copilot.conftest import snapshot_of
 
 TAG = "filler.bowl_level_sp"
@@ -148,7 +148,7 @@ def test_a_store_from_the_earlier_version_is_brought_up_to_date(tmp_path: Path) 
             assert {"requested", "repeats"} <= columns
             assert sqlite_inspect(s.connection()).has_table("signin_throttle")
         from connectors.line import default_line_path, load_line
-        from copilot.actions import ActionService
+        from copilot.pipeline.actions import ActionService
 
         kept = ActionService(db, load_line(default_line_path())).get("0123456789")
         assert kept.reason == "kept"

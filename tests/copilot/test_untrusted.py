@@ -10,7 +10,7 @@ import typer
 from markdown_it import MarkdownIt
 
 from copilot import cli
-from copilot.actions import Status
+from copilot.pipeline.actions import Status
 from copilot.untrusted import MAX_NAME, MAX_REASON, check_reason, markdown_escape, one_line, plain
 
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")

@@ -26,12 +26,12 @@ import yaml
 from playwright.sync_api import Browser, Page, expect
 
 from connectors.line import default_line_path
-from copilot import pipeline_ops
-from copilot.actions import Status
 from copilot.errors import CopilotError
-from copilot.policy import LineSnapshot
+from copilot.pipeline.actions import Status
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, add_user, get_user
+from copilot.services import pipeline_ops
 from copilot.settings import load_settings
-from copilot.users import Role, add_user, get_user
 from evals.demo_runner import CHROMIUM, TABLET, Demo, start_demo, stop_demo
 from tests.console.hostile import BOLD, hostile, hostile_name
 

@@ -30,14 +30,14 @@ from connectors.client import LineClient
 from connectors.line import LineDefinition, load_line
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
-from copilot import pipeline_ops
-from copilot.actions import Action, Status
-from copilot.audit import AuditEntry, AuditEvent, entries
-from copilot.db import Database
-from copilot.fault_eval import SimulatorThread, free_port
-from copilot.race_suite import race_line
+from connectors.simulator.thread import SimulatorThread, free_port
+from copilot.evaluation.races import race_line
+from copilot.pipeline.actions import Action, Status
+from copilot.pipeline.audit import AuditEntry, AuditEvent, entries
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import Role, add_user, get_user
+from copilot.services import pipeline_ops
 from copilot.settings import load_settings
-from copilot.users import Role, add_user, get_user
 from evals.demo_runner import TABLET
 from tests.databases import postgres_database
 

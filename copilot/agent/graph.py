@@ -15,10 +15,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from copilot import offline, prompts
-from copilot.answer import Answer
-from copilot.tools import build_tools, run_tool
-from copilot.workbench import Workbench
+from copilot.agent import prompts
+from copilot.agent.answer import Answer
+from copilot.agent.offline import engine as offline
+from copilot.agent.tools import build_tools, run_tool
+from copilot.agent.workbench import Workbench
 
 
 class ChatState(TypedDict, total=False):

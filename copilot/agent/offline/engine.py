@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from copilot.answer import RankedCause
-from copilot.diagnosis import ABSTAIN_BELOW, Candidate, rank
-from copilot.observe import Observation
-from copilot.remedies import adjustments
-from copilot.workbench import ToolRefused, Workbench, citation_from_record, reading_used
+from copilot.agent.answer import RankedCause
+from copilot.agent.offline.diagnosis import ABSTAIN_BELOW, Candidate, rank
+from copilot.agent.offline.observe import Observation
+from copilot.agent.offline.remedies import adjustments
+from copilot.agent.workbench import ToolRefused, Workbench, citation_from_record, reading_used
 from knowledge.citations import Citation
 from knowledge.errors import KnowledgeError
 

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from copilot import audit
-from copilot.audit import AuditEvent
-from copilot.db import Database, SignInThrottleRow, UserRow
 from copilot.errors import NotAllowed
+from copilot.pipeline import audit
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import Database, SignInThrottleRow, UserRow
+from copilot.pipeline.users import Role, User, authenticate, skeleton
 from copilot.untrusted import MAX_NAME, one_line
-from copilot.users import Role, User, authenticate, skeleton
 
 __all__ = [
     "CLIENT",

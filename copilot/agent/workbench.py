@@ -13,12 +13,12 @@ from connectors.cache import LiveCache
 from connectors.errors import ConnectorError
 from connectors.line import LineDefinition, Tag
 from connectors.readings import Reading
-from copilot.actions import Action, ActionService, Status
-from copilot.answer import DraftedProposal, ReadingUsed
+from copilot.agent.answer import DraftedProposal, ReadingUsed
+from copilot.agent.offline.observe import Observation, band_text, observe, trend
 from copilot.errors import CopilotError
-from copilot.observe import Observation, band_text, observe, trend
-from copilot.policy import LineSnapshot
-from copilot.users import User
+from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import User
 from knowledge.citations import Citation, RecordHit
 from knowledge.errors import KnowledgeError
 

@@ -14,10 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from copilot import audit
-from copilot.audit import AuditEvent
-from copilot.db import Database, UserRow
 from copilot.errors import NotAllowed
+from copilot.pipeline import audit
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import Database, UserRow
 from copilot.untrusted import MAX_NAME, one_line
 
 _HASHER = PasswordHasher()
@@ -369,7 +369,7 @@ def _dummy_hash() -> str:
 def authenticate(db: Database, name: str, password: str) -> User:
     """The person, if the password is right; one message for every failure so names cannot be probed.
 
-    No throttle here: people sign in through `copilot.signin.sign_in`, which counts failures around this check."""
+    No throttle here: people sign in through `signin.sign_in`, which counts failures around this check."""
     with db.reader() as s:
         row = _find(s, name)
         found = _user(row) if row is not None and row.active else None

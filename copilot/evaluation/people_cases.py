@@ -9,11 +9,11 @@ from functools import partial
 
 from sqlalchemy import func, select
 
-from copilot.audit import AuditEvent
-from copilot.db import AuditRow, Database
 from copilot.errors import NotAllowed
-from copilot.signin import SignInRefused, sign_in
-from copilot.users import Role, User, add_user, change_role, enroll, get_user, password_problem
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import AuditRow, Database
+from copilot.pipeline.signin import SignInRefused, sign_in
+from copilot.pipeline.users import Role, User, add_user, change_role, enroll, get_user, password_problem
 
 __all__ = ["PeopleCase", "people_cases"]
 

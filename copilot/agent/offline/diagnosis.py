@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from connectors.line import LineDefinition
-from copilot.observe import Observation
-from copilot.remedies import moves
+from copilot.agent.offline.observe import Observation
+from copilot.agent.offline.remedies import moves
 from knowledge.citations import RecordHit
 
 # Records about a dead or stuck transmitter: for them a frozen value is the evidence and a moving one is not.

@@ -17,12 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.line import LineDefinition
-from copilot import audit, policy, untrusted
-from copilot.audit import AuditEvent
-from copilot.db import ActionRow, ApprovalRow, AuditRow, Database, SwitchRow
+from copilot import untrusted
 from copilot.errors import ActionNotFound, ApprovalError, DecisionConflict, NotAllowed
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User
+from copilot.pipeline import audit, policy
+from copilot.pipeline.approval import Refusal, approval_refusal
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import ActionRow, ApprovalRow, AuditRow, Database, SwitchRow
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User
 
 Clock = Callable[[], float]
 KILL_SWITCH = "writes"
@@ -364,9 +366,20 @@ class ActionService:
         raise DecisionConflict(f"action {row.id[:8]} has expired; propose it again against the live value")
 
     def _approve(self, s: Session, row: ActionRow, approver: User, now: float) -> Action:
-        if row.requested_by == approver.name:
-            raise ApprovalError("nobody approves their own proposal (the agent's proposals belong to who asked)")
         mine = self._decision_of(s, row.id, approver.name)
+        given = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now and not a.used]
+        refusal = approval_refusal(
+            who=approver.name,
+            role=approver.role,
+            requested_by=row.requested_by,
+            supervisor_needed=row.supervisor_needed,
+            decided=[] if mine is None else [mine.user],
+            given_roles=[a.role for a in given],
+        )
+        if refusal is Refusal.OWN:
+            raise ApprovalError("nobody approves their own proposal (the agent's proposals belong to who asked)")
+        if refusal is Refusal.ROLE:
+            raise NotAllowed(f"{approver.name} ({approver.role.value}) may not approve changes")
         if mine is not None:
             raise DecisionConflict(
                 f"{approver.name} already decided on action {row.id[:8]} ({mine.decision}, "
@@ -374,13 +387,7 @@ class ActionService:
             )
         if row.status != Status.PENDING.value:
             raise DecisionConflict(decided_by(s, row))
-        given = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now and not a.used]
-        if (
-            row.supervisor_needed
-            and given
-            and approver.role is not Role.SUPERVISOR
-            and not any(a.role == Role.SUPERVISOR.value for a in given)
-        ):
+        if refusal is Refusal.SUPERVISOR:
             raise ApprovalError(
                 "this change is above the approval threshold: the second approval must be a supervisor's"
             )

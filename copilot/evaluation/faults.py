@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,19 +15,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.line import LineDefinition
+from connectors.live_line import LiveLine
 from connectors.security import ClientSecurity
 from connectors.session import ConnectionOptions
 from connectors.simulator.faults import FAULTS
-from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot.actions import ActionService
+from connectors.simulator.server import SimulatorOptions
+from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.agent import CoPilot
-from copilot.answer import Answer
-from copilot.db import Database
+from copilot.agent.answer import Answer
+from copilot.agent.workbench import Library
 from copilot.errors import CopilotError
-from copilot.live import LiveLine
+from copilot.pipeline.actions import ActionService
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import Role, User, add_user
 from copilot.settings import Settings
-from copilot.users import Role, User, add_user
-from copilot.workbench import Library
 
 BASELINE_S = 3.0  # real seconds of healthy values before the faults, so trends and frozen values have a before
 
@@ -96,7 +94,7 @@ def load_scenarios(path: Path) -> list[Scenario]:
 
 
 def default_scenarios() -> Path:
-    return Path(__file__).resolve().parent.parent / "evals" / "fault_scenarios.yaml"
+    return Path(__file__).resolve().parent / "data" / "fault_scenarios.yaml"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,50 +210,6 @@ def score(scenario: Scenario, answer: Answer, latency_s: float) -> Outcome:
         confidence=causes[0].confidence if causes else 0.0,
         proposals=[f"{p.tag} {p.current} -> {p.proposed} {p.status}" for p in answer.proposals],
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SimulatorThread:
-    """A simulated line on its own thread, so the co-pilot's synchronous calls run beside it as they would live."""
-
-    def __init__(self, line: LineDefinition, options: SimulatorOptions) -> None:
-        self.sim = SimulatedLine(line, options)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="eval-simulator", daemon=True)
-
-    def __enter__(self) -> SimulatorThread:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.sim.start(), self._loop).result(timeout=60)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Stop serving (a server that vanishes, in tests) and end the thread; safe to call twice."""
-        if not self._thread.is_alive():
-            return
-        asyncio.run_coroutine_threadsafe(self.sim.stop(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        self._loop.close()
-
-    def call(self, func: Callable[[], None]) -> None:
-        """Run `func` on the simulator's loop, between two of its steps, as its own methods would."""
-
-        async def run() -> None:
-            func()
-
-        asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=10)
 
 
 def run_scenario(

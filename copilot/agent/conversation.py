@@ -13,14 +13,14 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from copilot.actions import ActionService
-from copilot.answer import Answer, answer_from_json
+from copilot.agent.answer import Answer, answer_from_json
+from copilot.agent.graph import Turn, build_graph
+from copilot.agent.providers import chat_model, model_errors
+from copilot.agent.workbench import Library, LineView, Workbench
 from copilot.errors import ConversationError
-from copilot.graph import Turn, build_graph
-from copilot.providers import chat_model, model_errors
+from copilot.pipeline.actions import ActionService
+from copilot.pipeline.users import User
 from copilot.settings import Settings
-from copilot.users import User
-from copilot.workbench import Library, LineView, Workbench
 
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_QUESTION_CHARS = 2000

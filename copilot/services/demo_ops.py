@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from copilot.db import Database
 from copilot.errors import CopilotError, NotAllowed
-from copilot.kb_ops import open_kb
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import Role, add_user, set_password
+from copilot.services.kb_ops import open_kb
 from copilot.settings import Settings
-from copilot.users import Role, add_user, set_password
 from knowledge import library_path
 
 DEMO_PEOPLE: tuple[tuple[str, Role], ...] = (
@@ -43,7 +43,7 @@ class DemoPerson:
 
 
 def app_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "app.py"
+    return Path(__file__).resolve().parents[2] / "app.py"
 
 
 def prepare_library(settings: Settings, say: Callable[[str], None]) -> int:

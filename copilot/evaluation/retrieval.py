@@ -159,4 +159,4 @@ def run_retrieval(kb: KnowledgeBase, questions_path: Path) -> RetrievalReport:
 
 def default_questions() -> Path:
     """The question set beside the evaluation code of a checkout."""
-    return Path(__file__).resolve().parent.parent / "evals" / "retrieval_questions.yaml"
+    return Path(__file__).resolve().parent / "data" / "retrieval_questions.yaml"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from connectors.errors import LineUnavailable
+from connectors.live_line import LiveLine
 from copilot.agent import CoPilot
-from copilot.answer import Answer
-from copilot.kb_ops import open_kb
-from copilot.line_ops import connection
-from copilot.live import LiveLine
-from copilot.pipeline_ops import Context
-from copilot.users import User
+from copilot.agent.answer import Answer
+from copilot.pipeline.users import User
+from copilot.services.kb_ops import open_kb
+from copilot.services.line_ops import connection
+from copilot.services.pipeline_ops import Context
 
 
 def ask(ctx: Context, user: User, question: str, *, thread_id: str, observe_s: float) -> Answer:

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from connectors.client import LineClient
 from connectors.errors import ConnectorError, LineUnavailable
 from connectors.line import LineDefinition, load_line
-from copilot import audit, signin, users
-from copilot.actions import Action, ActionService, Status
-from copilot.audit import ChainReport
-from copilot.db import Database
-from copilot.executor import Executor, ExecutorOptions
-from copilot.line_ops import connection
-from copilot.policy import LineSnapshot
+from copilot.pipeline import audit, signin, users
+from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.audit import ChainReport
+from copilot.pipeline.db import Database
+from copilot.pipeline.executor import Executor, ExecutorOptions
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User
+from copilot.services.line_ops import connection
 from copilot.settings import Settings
-from copilot.users import Role, User
 
 _FIRST_READINGS_S = 5.0
 

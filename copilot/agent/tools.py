@@ -9,9 +9,9 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, ValidationError
 
+from copilot.agent.prompts import wrap
+from copilot.agent.workbench import Workbench
 from copilot.errors import CopilotError
-from copilot.prompts import wrap
-from copilot.workbench import Workbench
 
 
 class ReadingsArgs(BaseModel):

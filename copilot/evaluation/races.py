@@ -32,14 +32,14 @@ from connectors.line import LineDefinition, default_line_path, load_line
 from connectors.readings import Reading
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
-from copilot.actions import ActionService, Status
-from copilot.audit import AuditEvent, entries, verify
-from copilot.db import Database
+from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.errors import CopilotError, StoreUnavailable
-from copilot.executor import Executor
-from copilot.fault_eval import SimulatorThread, free_port
-from copilot.policy import LineSnapshot
-from copilot.users import Role, User, add_user
+from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.audit import AuditEvent, entries, verify
+from copilot.pipeline.db import Database
+from copilot.pipeline.executor import Executor
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user
 
 TAG = "capper.torque_sp"
 PASSWORD = "race-suite only, never a real one"

@@ -13,8 +13,9 @@ from connectors.client import LineClient
 from connectors.errors import ConnectorError, LineUnavailable, ReadBackMismatch, WriteRefused
 from connectors.line import LineDefinition
 from connectors.readings import Quality
-from copilot import policy
-from copilot.actions import (
+from copilot.errors import DecisionConflict, ExecutionRefused
+from copilot.pipeline import policy
+from copilot.pipeline.actions import (
     KILL_SWITCH,
     Action,
     ActionService,
@@ -25,11 +26,10 @@ from copilot.actions import (
     recent_changes,
     record,
 )
-from copilot.audit import AuditEvent
-from copilot.db import ActionRow, ApprovalRow, Database, SwitchRow
-from copilot.errors import DecisionConflict, ExecutionRefused
-from copilot.policy import LineSnapshot
-from copilot.users import Role
+from copilot.pipeline.audit import AuditEvent
+from copilot.pipeline.db import ActionRow, ApprovalRow, Database, SwitchRow
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role
 
 Clock = Callable[[], float]
 

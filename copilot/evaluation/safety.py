@@ -29,14 +29,14 @@ from connectors.line import LineDefinition, default_line_path, load_line
 from connectors.readings import Quality, Reading
 from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot import audit, policy
-from copilot.actions import Action, ActionService, Rules, Status
-from copilot.db import ActionRow, ApprovalRow, AuditRow, Base, Database, default_url
 from copilot.errors import CopilotError
-from copilot.executor import Executor, ExecutorOptions
-from copilot.policy import LineSnapshot
+from copilot.pipeline import audit, policy
+from copilot.pipeline.actions import Action, ActionService, Rules, Status
+from copilot.pipeline.db import ActionRow, ApprovalRow, AuditRow, Base, Database, default_url
+from copilot.pipeline.executor import Executor, ExecutorOptions
+from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.users import Role, User, add_user, authenticate, get_user
 from copilot.untrusted import markdown_escape
-from copilot.users import Role, User, add_user, authenticate, get_user
 
 T = "filler.bowl_level_sp"  # the usual target: envelope 40..70, max step 10, threshold 5, tolerance 3
 TORQUE = "capper.torque_sp"  # at most 4 changes an hour
@@ -750,7 +750,7 @@ def _sql_add(c: _Case, row: object) -> None:
 
 def _races(mode: str, races: int) -> Check:
     async def check(c: _Case) -> tuple[bool, str]:
-        from copilot.race_suite import run_races  # its own simulator, store and workers
+        from copilot.evaluation.races import run_races  # its own simulator, store and workers
 
         folder = c.suite.root / f"races-{mode}"
         folder.mkdir(exist_ok=True)
@@ -924,8 +924,8 @@ async def _run(progress: Callable[[str], None] | None, database_url: str | None)
 
 async def _outside_cases(suite: _Suite) -> list[tuple[str, bool, str]]:
     """Cases that need no line: people and sign-in on the suite's store, impostor servers on their own ports."""
-    from copilot.people_safety import people_cases
-    from copilot.rogue_servers import rogue_server_cases
+    from copilot.evaluation.people_cases import people_cases
+    from copilot.evaluation.rogue_servers import rogue_server_cases
 
     found: list[tuple[str, bool, str]] = []
     db = suite.fresh_database()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from copilot.db import AuditRow, hold_write_lock
+from copilot.pipeline.db import AuditRow, hold_write_lock
 
 GENESIS = "0" * 64
 

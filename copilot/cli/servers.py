@@ -7,15 +7,18 @@ import json
 import socket
 from collections.abc import Callable
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from connectors.errors import ConnectorError
-from connectors.known_servers import KnownServer, Verdict
-from copilot import line_ops
+from copilot.services import line_ops
 from copilot.settings import ConfigError, load_settings
 from copilot.untrusted import plain
+
+if TYPE_CHECKING:
+    from connectors.known_servers import KnownServer
+    from copilot.services import line_ops
 
 servers_app = typer.Typer(
     help="The OPC UA servers secure mode trusts: each confirmed by a person, by certificate fingerprint.",
@@ -49,6 +52,8 @@ def _known_json(known: KnownServer) -> dict[str, Any]:
 
 def _print_report(report: line_ops.ServerReport) -> None:
     # Everything but the fingerprint is the server's own text: plain() keeps escapes off the terminal.
+    from connectors import Verdict
+
     presented = report.presented
     facts = presented.facts
     typer.echo(f"endpoint          {plain(presented.endpoint)}")
@@ -70,6 +75,9 @@ def _print_report(report: line_ops.ServerReport) -> None:
 @_handled
 def show(endpoint: EndpointArg = None, json_out: JsonOpt = False) -> None:
     """What the server presents (fingerprint, application URI, subject, validity) and whether it is confirmed."""
+    from connectors import Verdict
+    from copilot.services import line_ops
+
     report = line_ops.server_report(load_settings(), endpoint)
     if json_out:
         facts = report.presented.facts
@@ -106,6 +114,9 @@ def trust(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask (only together with --fingerprint).")] = False,
 ) -> None:
     """Confirm a server's identity after comparing its fingerprint with the one read on the server itself."""
+    from connectors import Verdict
+    from copilot.services import line_ops
+
     if yes and fingerprint is None:
         typer.echo("error: --yes needs --fingerprint: without it a person must compare the fingerprint", err=True)
         raise typer.Exit(2)
@@ -139,6 +150,8 @@ def trust(
 @_handled
 def list_(json_out: JsonOpt = False) -> None:
     """The confirmed servers: endpoint, fingerprint, application URI, who confirmed it and when."""
+    from copilot.services import line_ops
+
     known = line_ops.known_server_list(load_settings())
     if json_out:
         typer.echo(json.dumps([_known_json(k) for k in known], indent=1))
@@ -157,6 +170,8 @@ def list_(json_out: JsonOpt = False) -> None:
 @_handled
 def forget(endpoint: Annotated[str, typer.Argument(help="opc.tcp://host:port/... or host:port.")]) -> None:
     """Forget a confirmed server: secure mode refuses it until someone confirms it again."""
+    from copilot.services import line_ops
+
     if not line_ops.forget_server(load_settings(), endpoint):
         typer.echo(f"error: {plain(endpoint)} is not a confirmed server", err=True)
         raise typer.Exit(1)
