@@ -5,29 +5,42 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import (
-    ConnectorError,
-    LineDefinitionError,
-    LineUnavailable,
-    SecurityRejected,
-    ServerNotTrusted,
-)
-from connectors.line import AlarmKind, LineDefinition, Tag, default_line_path, load_line
-from connectors.readings import Availability, Quality, Reading
-
 if TYPE_CHECKING:
     from connectors.alarms import ActiveAlarm
+    from connectors.errors import (
+        ConnectorError,
+        LineDefinitionError,
+        LineUnavailable,
+        SecurityRejected,
+        ServerNotTrusted,
+    )
     from connectors.known_servers import KnownServers, Verdict
+    from connectors.line import AlarmKind, LineDefinition, Tag, default_line_path, load_line
     from connectors.live_line import LiveLine
+    from connectors.readings import Availability, Quality, Reading
     from connectors.security import SecurityMode
 
-# asyncua and cryptography take a second or more to import; a command that only reads the line file should not pay.
+# Imported on first use: pydantic's line models, asyncua and cryptography take from a tenth of a second to over a
+# second, and a command that only needs an error class or a reading should not pay for the rest.
 _LAZY = {
     "ActiveAlarm": "connectors.alarms",
+    "AlarmKind": "connectors.line",
+    "Availability": "connectors.readings",
+    "ConnectorError": "connectors.errors",
     "KnownServers": "connectors.known_servers",
+    "LineDefinition": "connectors.line",
+    "LineDefinitionError": "connectors.errors",
+    "LineUnavailable": "connectors.errors",
     "LiveLine": "connectors.live_line",
+    "Quality": "connectors.readings",
+    "Reading": "connectors.readings",
     "SecurityMode": "connectors.security",
+    "SecurityRejected": "connectors.errors",
+    "ServerNotTrusted": "connectors.errors",
+    "Tag": "connectors.line",
     "Verdict": "connectors.known_servers",
+    "default_line_path": "connectors.line",
+    "load_line": "connectors.line",
 }
 
 

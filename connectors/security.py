@@ -16,11 +16,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from asyncua.crypto.cert_gen import (
-    dump_private_key_as_pem,
-    generate_private_key,
-    generate_self_signed_app_certificate,
-)
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -180,6 +175,13 @@ def create_identity(
     with folder_lock(folder):
         if not replace and _usable(identity):
             return identity
+        # asyncua takes a second to import; only making a certificate needs it, not every reader of SecurityMode.
+        from asyncua.crypto.cert_gen import (
+            dump_private_key_as_pem,
+            generate_private_key,
+            generate_self_signed_app_certificate,
+        )
+
         key = generate_private_key()
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         cert = generate_self_signed_app_certificate(

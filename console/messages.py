@@ -9,8 +9,7 @@ from typing import ParamSpec, TypeVar
 import streamlit as st
 
 from connectors import ConnectorError, LineDefinitionError, LineUnavailable, SecurityRejected
-from copilot.errors import CopilotError, ModelUnavailable, StoreUnavailable
-from copilot.settings import ConfigError
+from copilot.errors import ConfigError, CopilotError, ModelUnavailable, StoreUnavailable
 from copilot.untrusted import markdown_escape
 from knowledge import IndexUnavailable, KnowledgeError
 from knowledge import ModelUnavailable as EmbeddingUnavailable

@@ -10,6 +10,7 @@ CopilotError                base of everything below
 ├── ActionNotFound          no action with that id
 ├── ModelUnavailable        the language model server failed, timed out or refused the request
 └── ConversationError       a bad question or thread, or a thread that belongs to someone else
+ConfigError                 the configuration cannot be used: names the setting and how to fix it
 """
 
 from __future__ import annotations
@@ -58,3 +59,7 @@ class ModelUnavailable(CopilotError):
 
 class ConversationError(CopilotError):
     """The question or the thread cannot be used."""
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting and how to fix it."""

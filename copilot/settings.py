@@ -18,14 +18,11 @@ from pydantic_settings import (
 
 from connectors.line import default_line_path
 from connectors.security import SecurityMode
+from copilot.errors import ConfigError
 
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840/line-copilot/"
 OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
 Provider = Literal["offline", "openai", "ollama"]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the setting and how to fix it."""
 
 
 def config_file() -> Path:

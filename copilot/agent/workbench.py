@@ -16,8 +16,9 @@ from connectors.readings import Reading
 from copilot.agent.answer import DraftedProposal, ReadingUsed
 from copilot.agent.offline.observe import Observation, band_text, observe, trend
 from copilot.errors import CopilotError
-from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.states import Status
 from copilot.pipeline.users import User
 from knowledge.citations import Citation, RecordHit
 from knowledge.errors import KnowledgeError

@@ -19,8 +19,7 @@ from copilot.cli.common import (
     login,
     print_action,
 )
-from copilot.pipeline import Status, policy
-from copilot.settings import load_settings
+from copilot.pipeline import Status
 from copilot.untrusted import plain
 
 actions_app = typer.Typer(help="Proposed setpoint changes and what happened to them.", no_args_is_help=True)
@@ -39,6 +38,7 @@ def propose(
     json_out: JsonOpt = False,
 ) -> None:
     """Propose a setpoint change; policy judges it against the live line (exit 2 with every reason if refused)."""
+    from copilot.pipeline import policy
     from copilot.services import pipeline_ops
 
     try:
@@ -60,6 +60,7 @@ def actions_list(
 ) -> None:
     """Actions, newest first."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     ctx.service.expire_due()
@@ -79,6 +80,7 @@ def actions_list(
 def actions_show(action_id: str, json_out: JsonOpt = False) -> None:
     """One action with its approvals and its audit history."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     action = ctx.service.get(action_id)
@@ -113,6 +115,7 @@ def reject(
 ) -> None:
     """Reject an action, with a reason (exit 1 naming who decided first if someone did)."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     action = pipeline_ops.reject(ctx, login(ctx, as_user), action_id, reason)
@@ -129,6 +132,7 @@ def withdraw(
 ) -> None:
     """Withdraw your own proposal before it is written."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     action = pipeline_ops.withdraw(ctx, login(ctx, as_user), action_id, reason)
@@ -146,6 +150,7 @@ def actions_settle(
 ) -> None:
     """A supervisor's verdict on an unverified action, after checking the value on the line."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     if outcome not in ("written", "not-written"):
         fail("say --outcome written or --outcome not-written", 2)
@@ -163,6 +168,7 @@ def writes(
 ) -> None:
     """The write kill switch: with writes off nothing is written, whatever was approved."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     if state not in ("on", "off"):
         fail("say `copilot writes off` or `copilot writes on`", 2)

@@ -11,7 +11,6 @@ from copilot.cli.common import (
     fail,
     friendly,
 )
-from copilot.settings import load_settings
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -22,6 +21,7 @@ app.add_typer(audit_app, name="audit")
 def audit_verify() -> None:
     """Check the hash chain; exit 1 and name the first broken entry when anything was edited, dropped or moved."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     report = pipeline_ops.verify_audit(pipeline_ops.open_context(load_settings()))
     if report.ok:
@@ -35,5 +35,6 @@ def audit_verify() -> None:
 def audit_export(csv_out: Annotated[bool, typer.Option("--csv", help="CSV (the only format for now).")] = True) -> None:
     """The whole audit trail as CSV on standard output."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     typer.echo(pipeline_ops.export_audit(pipeline_ops.open_context(load_settings())), nl=False)

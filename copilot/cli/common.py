@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from connectors.errors import ConnectorError
-from copilot.errors import CopilotError
+from copilot.errors import ConfigError, CopilotError
 from copilot.pipeline import Role
-from copilot.settings import ConfigError, Settings, load_settings
 from copilot.untrusted import plain
 from knowledge import KnowledgeError
 
 if TYPE_CHECKING:
     from copilot.services import pipeline_ops
+    from copilot.settings import Settings
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,6 +70,8 @@ def line_settings(
     user: str | None = None,
     password: str | None = None,
 ) -> Settings:
+    from copilot.settings import load_settings
+
     return load_settings(
         endpoint=endpoint,
         line=line,

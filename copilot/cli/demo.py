@@ -10,7 +10,6 @@ from copilot.cli.app import app
 from copilot.cli.common import (
     friendly,
 )
-from copilot.settings import load_settings
 
 
 @app.command()
@@ -22,6 +21,7 @@ def demo(
 ) -> None:
     """The simulated line, the plant library, demo people and the console on 127.0.0.1 (Ctrl-C stops it all)."""
     from copilot.services import demo_ops
+    from copilot.settings import load_settings
 
     settings = load_settings()
 

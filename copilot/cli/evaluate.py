@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from connectors import load_line
 from copilot.cli.app import app
 from copilot.cli.common import (
     CollectionOpt,
@@ -16,7 +15,6 @@ from copilot.cli.common import (
     fail,
     friendly,
 )
-from copilot.settings import load_settings
 
 
 def _eval_safety(json_out: bool) -> None:
@@ -34,8 +32,10 @@ def _eval_safety(json_out: bool) -> None:
 
 
 def _eval_faults(scenarios: Path | None, speed: float, json_out: bool) -> None:
+    from connectors import load_line
     from copilot.evaluation import faults as fault_eval  # starts simulators; imported only for this suite
     from copilot.services import kb_ops
+    from copilot.settings import load_settings
     from knowledge import library_path
 
     settings = load_settings()
@@ -77,6 +77,7 @@ def eval_(
     """Run an evaluation suite and print its figures (exit 4 when a goal is missed)."""
     from copilot.evaluation import retrieval as evaluation
     from copilot.services import kb_ops
+    from copilot.settings import load_settings
 
     if suite == "safety":
         _eval_safety(json_out)

@@ -15,7 +15,6 @@ from copilot.cli.common import (
     echo_json,
     friendly,
 )
-from copilot.settings import load_settings
 from copilot.untrusted import plain
 
 
@@ -31,6 +30,7 @@ def ingest(
     Exit 0 when every file was read, 3 when some were skipped (listed with the reason).
     """
     from copilot.services import kb_ops
+    from copilot.settings import load_settings
 
     settings = load_settings(collection=collection)
     summary = kb_ops.ingest(settings, paths, progress=not json_out)
@@ -63,6 +63,7 @@ def search(
 ) -> None:
     """Search the knowledge base; every result is a citation."""
     from copilot.services import kb_ops
+    from copilot.settings import load_settings
 
     settings = load_settings(collection=collection)
     hits = kb_ops.search(settings, query, k=k, equipment=equipment, doc_type=doc_type)
@@ -89,6 +90,7 @@ def records(
 ) -> None:
     """Troubleshooting records (cause and remedy) by alarm code or symptom."""
     from copilot.services import kb_ops
+    from copilot.settings import load_settings
 
     settings = load_settings(collection=collection)
     hits = kb_ops.records(settings, query, code=code, equipment=equipment, k=k)

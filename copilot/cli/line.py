@@ -22,7 +22,6 @@ from copilot.cli.common import (
     friendly,
     line_settings,
 )
-from copilot.settings import load_settings
 from copilot.untrusted import plain
 
 fault_app = typer.Typer(help="List, inject and clear simulator faults.", no_args_is_help=True)
@@ -46,6 +45,7 @@ def sim(
     """Serve the simulated bottling line over OPC UA until Ctrl-C."""
     from connectors.simulator.server import SimulatorOptions
     from copilot.services import line_ops
+    from copilot.settings import load_settings
 
     settings = load_settings(line=line)
     known = {f.name for f in line_ops.fault_catalogue()}

@@ -16,7 +16,6 @@ from copilot.cli.common import (
     login,
     new_password,
 )
-from copilot.settings import load_settings
 from copilot.untrusted import plain
 
 users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
@@ -35,6 +34,7 @@ def users_add(
 ) -> None:
     """Add a person on an admin's sign-in; the new person's password comes from COPILOT_NEW_PASSWORD or a prompt."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings(), create=True)  # the first person creates the database
     admin = login(ctx, as_user) if as_user is not None else None
@@ -47,6 +47,7 @@ def users_add(
 def users_role(name: str, role: RoleOpt, as_user: AdminOpt) -> None:
     """Give a person another role, on an admin's sign-in; the last active admin keeps theirs."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     user = pipeline_ops.users_role(ctx, name, role, admin=login(ctx, as_user))
@@ -58,6 +59,7 @@ def users_role(name: str, role: RoleOpt, as_user: AdminOpt) -> None:
 def users_deactivate(name: str, as_user: AdminOpt) -> None:
     """Stop a person from signing in, on an admin's sign-in; their history stays. The last active admin stays."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     user = pipeline_ops.users_deactivate(ctx, name, admin=login(ctx, as_user))
@@ -75,6 +77,7 @@ def users_unlock(
 ) -> None:
     """Clear a person's sign-in wait or lockout (or a client's, with --client), on a supervisor's sign-in."""
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     if pipeline_ops.users_unlock(ctx, name, by=login(ctx, as_user), client=client):
@@ -89,6 +92,7 @@ def users_list(json_out: JsonOpt = False) -> None:
     """The people who may use the co-pilot, and any sign-in wait or lockout running now."""
     from copilot.pipeline.signin import PERSON, clock_time, person_key
     from copilot.services import pipeline_ops
+    from copilot.settings import load_settings
 
     ctx = pipeline_ops.open_context(load_settings())
     people = pipeline_ops.users_list(ctx)

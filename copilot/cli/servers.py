@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from connectors.errors import ConnectorError
-from copilot.services import line_ops
-from copilot.settings import ConfigError, load_settings
+from copilot.errors import ConfigError
 from copilot.untrusted import plain
 
 if TYPE_CHECKING:
@@ -77,6 +76,7 @@ def show(endpoint: EndpointArg = None, json_out: JsonOpt = False) -> None:
     """What the server presents (fingerprint, application URI, subject, validity) and whether it is confirmed."""
     from connectors import Verdict
     from copilot.services import line_ops
+    from copilot.settings import load_settings
 
     report = line_ops.server_report(load_settings(), endpoint)
     if json_out:
@@ -116,6 +116,7 @@ def trust(
     """Confirm a server's identity after comparing its fingerprint with the one read on the server itself."""
     from connectors import Verdict
     from copilot.services import line_ops
+    from copilot.settings import load_settings
 
     if yes and fingerprint is None:
         typer.echo("error: --yes needs --fingerprint: without it a person must compare the fingerprint", err=True)
@@ -151,6 +152,7 @@ def trust(
 def list_(json_out: JsonOpt = False) -> None:
     """The confirmed servers: endpoint, fingerprint, application URI, who confirmed it and when."""
     from copilot.services import line_ops
+    from copilot.settings import load_settings
 
     known = line_ops.known_server_list(load_settings())
     if json_out:
@@ -171,6 +173,7 @@ def list_(json_out: JsonOpt = False) -> None:
 def forget(endpoint: Annotated[str, typer.Argument(help="opc.tcp://host:port/... or host:port.")]) -> None:
     """Forget a confirmed server: secure mode refuses it until someone confirms it again."""
     from copilot.services import line_ops
+    from copilot.settings import load_settings
 
     if not line_ops.forget_server(load_settings(), endpoint):
         typer.echo(f"error: {plain(endpoint)} is not a confirmed server", err=True)

@@ -27,7 +27,8 @@ from copilot.agent.workbench import Library
 from copilot.errors import CopilotError
 from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import Database
-from copilot.pipeline.users import Role, User, add_user
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User, add_user
 from copilot.settings import Settings
 
 BASELINE_S = 3.0  # real seconds of healthy values before the faults, so trends and frozen values have a before

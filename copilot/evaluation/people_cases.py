@@ -13,7 +13,8 @@ from copilot.errors import NotAllowed
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import AuditRow, Database
 from copilot.pipeline.signin import SignInRefused, sign_in
-from copilot.pipeline.users import Role, User, add_user, change_role, enroll, get_user, password_problem
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User, add_user, change_role, enroll, get_user, password_problem
 
 __all__ = ["PeopleCase", "people_cases"]
 

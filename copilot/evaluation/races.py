@@ -34,12 +34,13 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
 from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.errors import CopilotError, StoreUnavailable
-from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.actions import ActionService
 from copilot.pipeline.audit import AuditEvent, entries, verify
 from copilot.pipeline.db import Database
 from copilot.pipeline.executor import Executor
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User, add_user
 
 TAG = "capper.torque_sp"
 PASSWORD = "race-suite only, never a real one"

@@ -31,11 +31,12 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
 from copilot.errors import CopilotError
 from copilot.pipeline import audit, policy
-from copilot.pipeline.actions import Action, ActionService, Rules, Status
+from copilot.pipeline.actions import Action, ActionService, Rules
 from copilot.pipeline.db import ActionRow, ApprovalRow, AuditRow, Base, Database, default_url
 from copilot.pipeline.executor import Executor, ExecutorOptions
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user, authenticate, get_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User, add_user, authenticate, get_user
 from copilot.untrusted import markdown_escape
 
 T = "filler.bowl_level_sp"  # the usual target: envelope 40..70, max step 10, threshold 5, tolerance 3

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
-from copilot.pipeline.actions import Action, ActionService, Status
-from copilot.pipeline.approval import Refusal, approval_refusal
-from copilot.pipeline.audit import AuditEntry
-from copilot.pipeline.db import Database, default_url
-from copilot.pipeline.signin import PERSON, Lockout, SignInRefused, browser_client, clock_time, refusal_text
-from copilot.pipeline.users import Role, User, get_user
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from copilot.pipeline.states import Role, Status
+
+if TYPE_CHECKING:
+    from copilot.pipeline.actions import Action, ActionService
+    from copilot.pipeline.approval import Refusal, approval_refusal
+    from copilot.pipeline.audit import AuditEntry
+    from copilot.pipeline.db import Database, default_url
+    from copilot.pipeline.signin import PERSON, Lockout, SignInRefused, browser_client, clock_time, refusal_text
+    from copilot.pipeline.users import User, get_user
+
+# The store (SQLAlchemy) and the password hashing load on first use: `copilot --help` needs only the words.
+_LAZY = {
+    "PERSON": "copilot.pipeline.signin",
+    "Action": "copilot.pipeline.actions",
+    "ActionService": "copilot.pipeline.actions",
+    "AuditEntry": "copilot.pipeline.audit",
+    "Database": "copilot.pipeline.db",
+    "Lockout": "copilot.pipeline.signin",
+    "Refusal": "copilot.pipeline.approval",
+    "SignInRefused": "copilot.pipeline.signin",
+    "User": "copilot.pipeline.users",
+    "approval_refusal": "copilot.pipeline.approval",
+    "browser_client": "copilot.pipeline.signin",
+    "clock_time": "copilot.pipeline.signin",
+    "default_url": "copilot.pipeline.db",
+    "get_user": "copilot.pipeline.users",
+    "refusal_text": "copilot.pipeline.signin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'copilot.pipeline' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
 
 __all__ = [
     "PERSON",

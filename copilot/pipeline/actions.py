@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,35 +23,11 @@ from copilot.pipeline.approval import Refusal, approval_refusal
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import ActionRow, ApprovalRow, AuditRow, Database, SwitchRow
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User
 
 Clock = Callable[[], float]
 KILL_SWITCH = "writes"
-
-
-class Status(StrEnum):
-    REFUSED = "refused"  # policy said no; kept with its reasons
-    PENDING = "pending"  # waiting for approval(s)
-    APPROVED = "approved"  # every approval the rules require is in; ready for the executor
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"  # the requester took it back before it was written
-    EXPIRED = "expired"
-    WRITING = "writing"  # the write intent is recorded; the executor is (or was, before a crash) writing
-    SUCCEEDED = "succeeded"  # written and read back equal
-    FAILED = "failed"  # not written: refused at execution or by the server
-    # A write may have happened but nothing proves whether it did: left for a person to check on the line.
-    UNVERIFIED = "unverified"
-
-    @property
-    def final(self) -> bool:
-        return self in (
-            Status.REFUSED,
-            Status.REJECTED,
-            Status.WITHDRAWN,
-            Status.EXPIRED,
-            Status.SUCCEEDED,
-            Status.FAILED,
-        )
 
 
 # The states in which a person may still decide; every decision moves an action out of them exactly once.

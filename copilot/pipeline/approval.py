@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import StrEnum
 
-from copilot.pipeline.users import Role
+from copilot.pipeline.states import Role
 
 
 class Refusal(StrEnum):

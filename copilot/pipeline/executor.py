@@ -19,7 +19,6 @@ from copilot.pipeline.actions import (
     KILL_SWITCH,
     Action,
     ActionService,
-    Status,
     action_view,
     decided_by,
     move,
@@ -29,7 +28,7 @@ from copilot.pipeline.actions import (
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import ActionRow, ApprovalRow, Database, SwitchRow
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role
+from copilot.pipeline.states import Role, Status
 
 Clock = Callable[[], float]
 

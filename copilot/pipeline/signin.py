@@ -25,7 +25,8 @@ from copilot.errors import NotAllowed
 from copilot.pipeline import audit
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import Database, SignInThrottleRow, UserRow
-from copilot.pipeline.users import Role, User, authenticate, skeleton
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User, authenticate, skeleton
 from copilot.untrusted import MAX_NAME, one_line
 
 __all__ = [

@@ -6,7 +6,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -18,6 +17,7 @@ from copilot.errors import NotAllowed
 from copilot.pipeline import audit
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import Database, UserRow
+from copilot.pipeline.states import Role
 from copilot.untrusted import MAX_NAME, one_line
 
 _HASHER = PasswordHasher()
@@ -32,26 +32,6 @@ PASSWORD_RULE = (
     "with digits or punctuation around it"
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-class Role(StrEnum):
-    OPERATOR = "operator"
-    MAINTENANCE = "maintenance"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-    @property
-    def may_request(self) -> bool:
-        return self in (Role.OPERATOR, Role.SUPERVISOR, Role.MAINTENANCE)
-
-    @property
-    def may_approve(self) -> bool:
-        return self in (Role.OPERATOR, Role.SUPERVISOR)
-
-    @property
-    def may_unlock(self) -> bool:
-        """Clear a sign-in lockout: the people who answer "I am locked out" on the shop floor."""
-        return self in (Role.SUPERVISOR, Role.ADMIN)
 
 
 @dataclass(frozen=True, kw_only=True)

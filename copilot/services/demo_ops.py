@@ -17,7 +17,8 @@ from pathlib import Path
 
 from copilot.errors import CopilotError, NotAllowed
 from copilot.pipeline.db import Database
-from copilot.pipeline.users import Role, add_user, set_password
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import add_user, set_password
 from copilot.services.kb_ops import open_kb
 from copilot.settings import Settings
 from knowledge import library_path

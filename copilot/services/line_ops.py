@@ -10,20 +10,20 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors import security
-from connectors.client import LineClient
-from connectors.discovery import DiscoveredVariable, discover, draft_line
-from connectors.errors import ConnectorError
-from connectors.known_servers import KnownServer, KnownServers, PresentedServer, Verdict, endpoint_key, endpoint_url
-from connectors.line import LineDefinition, NodeAddress, load_line
-from connectors.readings import Reading
-from connectors.security import ClientSecurity, SecurityMode, normalize_fingerprint
-from connectors.session import ConnectionOptions, presented_server
-from connectors.simulator.faults import FAULTS, FaultSpec, UnknownFault
-from connectors.simulator.server import SIM_OBJECT, SimulatedLine, SimulatorOptions
-from copilot.settings import Settings
+# Every connector import is inside the function that needs it: `copilot fault list` and `--help` load this module
+# and should not pay for asyncua and cryptography, which only connecting, serving or trusting a server needs.
+if TYPE_CHECKING:
+    from connectors.discovery import DiscoveredVariable
+    from connectors.known_servers import KnownServer, KnownServers, PresentedServer, Verdict
+    from connectors.line import LineDefinition
+    from connectors.readings import Reading
+    from connectors.security import ClientSecurity
+    from connectors.session import ConnectionOptions
+    from connectors.simulator.faults import FaultSpec
+    from connectors.simulator.server import SimulatorOptions
+    from copilot.settings import Settings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +51,9 @@ def client_security(settings: Settings) -> ClientSecurity:
 
     Synchronous (the certificate is made without an event loop), so any code can call it, inside a loop or not.
     """
+    from connectors import security
+    from connectors.security import ClientSecurity, SecurityMode
+
     password = settings.opcua_password.get_secret_value() if settings.opcua_password else None
     if settings.security is SecurityMode.NONE:
         # A password here is refused by the connector when it connects: it goes only over sign_encrypt.
@@ -67,10 +70,14 @@ def client_security(settings: Settings) -> ClientSecurity:
 
 
 def known_servers_dir(settings: Settings) -> Path:
+    from connectors import security
+
     return security.pki_dir(settings.ensure_data_dir(), "client")
 
 
 def connection(settings: Settings) -> ConnectionOptions:
+    from connectors.session import ConnectionOptions
+
     return ConnectionOptions(endpoint=settings.endpoint, security=client_security(settings))
 
 
@@ -85,6 +92,10 @@ def _stop_on_signals() -> asyncio.Event:
 
 def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callable[[SimStarted], None]) -> None:
     """Serve the simulated line until SIGINT or SIGTERM."""
+    from connectors import security
+    from connectors.line import load_line
+    from connectors.simulator.server import SimulatedLine
+
     line = load_line(line_path)
 
     async def main() -> None:
@@ -111,11 +122,18 @@ def run_simulator(line_path: Path, options: SimulatorOptions, on_started: Callab
 
 
 def fault_catalogue() -> tuple[FaultSpec, ...]:
+    from connectors.simulator.faults import FAULTS
+
     return FAULTS
 
 
 def change_fault(settings: Settings, action: str, name: str | None) -> list[str]:
     """Inject or clear a fault on a running simulator through its OPC UA methods; returns the active faults."""
+    from connectors.client import LineClient
+    from connectors.line import NodeAddress, load_line
+    from connectors.simulator.faults import FAULTS, UnknownFault
+    from connectors.simulator.server import SIM_OBJECT
+
     if action == "inject" and name not in {f.name for f in FAULTS}:
         raise UnknownFault(f"unknown fault {name!r}; known: {', '.join(f.name for f in FAULTS)}")
     line = load_line(settings.line)
@@ -132,10 +150,14 @@ def change_fault(settings: Settings, action: str, name: str | None) -> list[str]
 
 
 def discover_tags(settings: Settings) -> list[DiscoveredVariable]:
+    from connectors.discovery import discover
+
     return asyncio.run(discover(connection(settings)))
 
 
 def draft_line_text(settings: Settings) -> str:
+    from connectors.discovery import draft_line
+
     return draft_line(discover_tags(settings))
 
 
@@ -160,6 +182,9 @@ def watch(
     emit: Callable[[list[Reading], str], None],
 ) -> None:
     """Print the watched tags every `interval_s` until Ctrl-C or `count` rounds; outages are shown, not fatal."""
+    from connectors.client import LineClient
+    from connectors.errors import ConnectorError
+
     line = _watch_line(settings)
     unknown = [t for t in tags if t not in {tag.name for tag in line.tags}]
     if unknown:
@@ -187,6 +212,8 @@ def watch(
 
 
 def _watch_line(settings: Settings) -> LineDefinition:
+    from connectors.line import load_line
+
     return load_line(settings.line)
 
 
@@ -207,6 +234,8 @@ def format_value(reading: Reading) -> str:
 
 
 def _store(settings: Settings) -> KnownServers:
+    from connectors.known_servers import KnownServers
+
     return KnownServers(known_servers_dir(settings))
 
 
@@ -215,6 +244,9 @@ def server_report(settings: Settings, endpoint: str | None = None) -> ServerRepo
 
     Only the discovery question is sent, with no credential, whatever the security setting.
     """
+    from connectors.known_servers import endpoint_url
+    from connectors.session import presented_server
+
     url = endpoint_url(endpoint) if endpoint else settings.endpoint
     presented = asyncio.run(presented_server(url))
     verdict, known = _store(settings).verdict(presented)
@@ -226,6 +258,9 @@ def trust_server(settings: Settings, presented: PresentedServer, *, by: str, fin
 
     What is recorded is what was shown (not a fresh look that could differ from it).
     """
+    from connectors.errors import ConnectorError
+    from connectors.security import normalize_fingerprint
+
     if fingerprint is not None:
         expected = normalize_fingerprint(fingerprint)
         if expected is None:
@@ -243,4 +278,6 @@ def known_server_list(settings: Settings) -> list[KnownServer]:
 
 def forget_server(settings: Settings, endpoint: str) -> bool:
     """Forget a confirmed server; its next connection is refused until someone confirms it again."""
+    from connectors.known_servers import endpoint_key
+
     return _store(settings).forget(endpoint_key(endpoint))

@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from connectors.client import LineClient
 from connectors.errors import ConnectorError, LineUnavailable
-from connectors.line import LineDefinition, load_line
 from copilot.pipeline import audit, signin, users
-from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.audit import ChainReport
 from copilot.pipeline.db import Database
-from copilot.pipeline.executor import Executor, ExecutorOptions
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User
-from copilot.services.line_ops import connection
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User
 from copilot.settings import Settings
+
+# The OPC UA client and the executor load inside the commands that reach the line: `users list` and `actions list`
+# read only the store.
+if TYPE_CHECKING:
+    from connectors.client import LineClient
+    from connectors.line import LineDefinition
+
 
 _FIRST_READINGS_S = 5.0
 
@@ -32,6 +37,8 @@ class Context:
 
 def open_context(settings: Settings, *, create: bool = False) -> Context:
     """The pipeline on the configured database; only `create=True` (the first `users add`) may make a new one."""
+    from connectors.line import load_line
+
     db = Database(settings.database(), create=create)
     line = load_line(settings.line)
     return Context(settings=settings, db=db, line=line, service=ActionService(db, line))
@@ -90,6 +97,9 @@ async def _connected(ctx: Context, tags: list[str], *, refusals_raise: bool = Tr
     when `refusals_raise`, so that `propose` says exactly that instead of recording "line unavailable"; the
     executor is given the unavailable client instead, and records the refusal as the reason the write failed.
     """
+    from connectors.client import LineClient
+    from copilot.services.line_ops import connection
+
     client = LineClient(ctx.line, connection(ctx.settings), tags=tags, publishing_interval_ms=200)
     await client.start()
     try:
@@ -145,6 +155,8 @@ def settle(ctx: Context, user: User, action_id: str, *, written: bool, reason: s
 
 
 def execute(ctx: Context, action_id: str) -> Action:
+    from copilot.pipeline.executor import Executor, ExecutorOptions
+
     action = ctx.service.get(action_id)
 
     async def main() -> Action:
