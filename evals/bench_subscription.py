@@ -11,7 +11,6 @@ import os
 import platform
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from connectors.line import (
     load_line,
 )
 from connectors.session import ConnectionOptions
+from connectors.simulator.thread import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("bare", "ours")
@@ -468,12 +468,6 @@ class _Lines:
         return line.decode(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _subscribe_budget_s(tags: int) -> float:
     # Creating monitored items is linear in tags; generous, because a slow start is not what we measure.
     return 30.0 + tags / 100.0
@@ -504,7 +498,7 @@ def _progress(text: str) -> None:
 
 @contextlib.contextmanager
 def _simulator(tags: int, workdir: Path) -> Iterator[_Simulator]:
-    port = _free_port()
+    port = free_port()
     log_path = workdir / f"sim-{tags}.log"
     env = {**os.environ, "COPILOT_DATA_DIR": str(workdir / "data")}
     command = [sys.executable, "-m", "copilot", "sim", "--port", str(port), "--synthetic", str(tags)]

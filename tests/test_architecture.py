@@ -47,7 +47,13 @@ OURS = {"connectors", "knowledge", "copilot", "console", "evals", "app", "tests"
 SURFACES = {"connectors", "knowledge", "copilot.pipeline", "copilot.agent"}
 # Benchmarks that measure a package's insides by design, and the insides they measure.
 MEASURES_INSIDES = {
-    "bench_subscription.py": {"connectors.cache", "connectors.client", "connectors.line", "connectors.session"},
+    "bench_subscription.py": {
+        "connectors.cache",
+        "connectors.client",
+        "connectors.line",
+        "connectors.session",
+        "connectors.simulator.thread",
+    },
     "bench_knowledge.py": {"knowledge.embedding", "knowledge.ingest"},
     "demo_runner.py": {"connectors.simulator.thread"},
 }

@@ -18,8 +18,8 @@ from connectors.simulator.server import SimulatorOptions
 from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.agent import CoPilot
 from copilot.agent.answer import Answer
-from copilot.pipeline.actions import Status
 from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.states import Status
 from copilot.settings import Settings, load_settings
 from knowledge import KnowledgeBase, library_path
 from knowledge.embedding import Embedder
@@ -241,6 +241,6 @@ def test_hostile_chat_obeyed_by_a_model_is_refused_by_policy(
 
 
 def test_no_tool_of_the_agent_can_approve_or_write() -> None:
-    source = (Path(__file__).resolve().parents[2] / "copilot" / "tools.py").read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / "copilot" / "agent" / "tools.py").read_text(encoding="utf-8")
     for forbidden in ("approve(", "execute(", ".write(", "Executor", "set_writes"):
         assert forbidden not in source, forbidden

@@ -204,8 +204,8 @@ def test_the_demo_and_safety_suite_generators_meet_the_policy() -> None:
 
 
 def test_the_readme_states_the_policy_and_the_limits() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### People and sign-in", 1)[1].split("\n## ", 1)[0]
+    readme = (ROOT / "docs" / "action-pipeline.md").read_text(encoding="utf-8")
+    section = readme.split("## People and sign-in", 1)[1].split("\n## ", 1)[0]
     assert f"at least {MIN_PASSWORD} characters" in section
     for figure in ("15 minutes", "COPILOT_NEW_PASSWORD", "copilot users unlock", "look-alike"):
         assert figure in section

@@ -9,8 +9,8 @@ import pytest
 import typer
 from markdown_it import MarkdownIt
 
-from copilot import cli
-from copilot.pipeline.actions import Status
+from copilot.cli import common as cli
+from copilot.pipeline.states import Status
 from copilot.untrusted import MAX_NAME, MAX_REASON, check_reason, markdown_escape, one_line, plain
 
 CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
@@ -186,7 +186,7 @@ def _printed_action() -> SimpleNamespace:
 
 
 def test_the_cli_prints_reasons_names_and_tags_without_escapes_or_bidi(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._print_action(_printed_action(), False)
+    cli.print_action(_printed_action(), False)
     out = capsys.readouterr().out
     assert not CONTROLS.search(out)
     assert "raise evlav eht esolc" in out
@@ -196,7 +196,7 @@ def test_the_cli_prints_reasons_names_and_tags_without_escapes_or_bidi(capsys: p
 
 def test_a_cli_error_quoting_untrusted_text_reaches_stderr_plain(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(typer.Exit):
-        cli._fail(f"already decided by sam\u202e: {HOSTILE}")
+        cli.fail(f"already decided by sam\u202e: {HOSTILE}")
     err = capsys.readouterr().err
     assert err.startswith("error: already decided by sam: ")
     assert not CONTROLS.search(err)
