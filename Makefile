@@ -24,8 +24,10 @@ $(STAMP): $(BASE)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,llm]'
 	touch $(STAMP)
 
+# e.g. make demo DEMO_ARGS='--port 4841 --console-port 8502' when the default ports are taken.
+DEMO_ARGS ?=
 demo: $(BASE)
-	$(BIN)/copilot demo
+	$(BIN)/copilot demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
