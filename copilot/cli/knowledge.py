@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -65,6 +66,8 @@ def search(
     from copilot.services import kb_ops
     from copilot.settings import load_settings
 
+    loading_notice()
+
     settings = load_settings(collection=collection)
     hits = kb_ops.search(settings, query, k=k, equipment=equipment, doc_type=doc_type)
     if json_out:
@@ -92,6 +95,8 @@ def records(
     from copilot.services import kb_ops
     from copilot.settings import load_settings
 
+    loading_notice()
+
     settings = load_settings(collection=collection)
     hits = kb_ops.records(settings, query, code=code, equipment=equipment, k=k)
     if json_out:
@@ -103,3 +108,11 @@ def records(
         head = plain(f"{hit.code} {hit.symptom}".strip())
         typer.echo(f"- {head}\n  cause: {plain(hit.cause)}\n  remedy: {plain(hit.remedy)}")
         typer.echo(f"  source: {plain(hit.title)}, {plain(hit.section)}")
+
+
+def loading_notice() -> None:
+    """Tell a person at a terminal why the first answer takes seconds; scripts and pipes get only the results."""
+    if sys.stderr.isatty():
+        # Measured by `python -m evals.bench_startup`: the embedding model (sentence-transformers, torch) and Chroma
+        # are most of a search's time in a fresh process; the console keeps them loaded.
+        typer.echo("loading the index and the embedding model: a few seconds in a new process...", err=True)
