@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from connectors.line import AlarmKind, LineDefinition, Tag, default_line_path, load_line
     from connectors.live_line import LiveLine
     from connectors.readings import Availability, Quality, Reading
-    from connectors.security import SecurityMode
+    from connectors.security_mode import SecurityMode
 
 # Imported on first use: pydantic's line models, asyncua and cryptography take from a tenth of a second to over a
 # second, and a command that only needs an error class or a reading should not pay for the rest.
@@ -34,7 +34,7 @@ _LAZY = {
     "LiveLine": "connectors.live_line",
     "Quality": "connectors.readings",
     "Reading": "connectors.readings",
-    "SecurityMode": "connectors.security",
+    "SecurityMode": "connectors.security_mode",
     "SecurityRejected": "connectors.errors",
     "ServerNotTrusted": "connectors.errors",
     "Tag": "connectors.line",

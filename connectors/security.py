@@ -13,21 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from connectors.security_mode import SecurityMode as SecurityMode  # the settings read it without cryptography
+
 CLIENT_APP_URI = "urn:line-copilot:client"
 SERVER_APP_URI = "urn:line-copilot:simulator"
 _VALID_DAYS = 365
-
-
-class SecurityMode(StrEnum):
-    NONE = "none"
-    SIGN_AND_ENCRYPT = "sign_encrypt"  # Basic256Sha256, the only secure policy we offer
 
 
 @dataclass(frozen=True, kw_only=True)

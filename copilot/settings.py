@@ -17,7 +17,7 @@ from pydantic_settings import (
 )
 
 from connectors.line import default_line_path
-from connectors.security import SecurityMode
+from connectors.security_mode import SecurityMode
 from copilot.errors import ConfigError
 
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840/line-copilot/"
