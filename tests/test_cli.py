@@ -1,4 +1,9 @@
-"""The `copilot` command as a person uses it: exit codes, one-line errors, JSON output, a live simulator."""
+"""The `copilot` command as a person uses it: exit codes, one-line errors, JSON output, a live simulator.
+
+The commands run in this process through the console entry point (tests/cli_runner.py); two things run as real
+processes because a process is what they are about: each entry point (`copilot` and `python -m copilot`) once,
+end to end, and `copilot sim`, which serves until a signal.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,15 @@ from pathlib import Path
 import pytest
 
 from connectors.simulator.faults import FAULTS
+from tests.cli_runner import Ran, copilot
 from tests.conftest import free_port
 
-COPILOT = [sys.executable, "-m", "copilot"]
+
+def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+    return copilot(*args, env=env)
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COPILOT, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+def assert_one_line_error(result: Ran, *words: str) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -34,11 +36,15 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
 
 @pytest.fixture
 def sim_endpoint(tmp_path: Path) -> Iterator[str]:
-    """`copilot sim` as its own process on a free loopback port; stopped with SIGTERM after the test."""
+    """`python -m copilot sim` as its own process on a free loopback port; stopped with SIGTERM after the test.
+
+    A real process, not the runner: `sim` serves until SIGINT or SIGTERM (its handlers need a process's main
+    thread), and its clean exit on SIGTERM is what is checked here. It is also the `python -m copilot` smoke test.
+    """
     port = free_port()
     env = {**os.environ, "COPILOT_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
-        [*COPILOT, "sim", "--port", str(port), "--speed", "10"],
+        [sys.executable, "-m", "copilot", "sim", "--port", str(port), "--speed", "10"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,6 +99,15 @@ def test_invalid_line_file(tmp_path: Path, data_dir: Path) -> None:
 def test_fault_list() -> None:
     result = run("fault", "list", "--json")
     assert result.returncode == 0
+    assert [f["name"] for f in json.loads(result.stdout)] == [f.name for f in FAULTS]
+
+
+def test_the_copilot_script_runs_a_command_end_to_end() -> None:
+    # The one run of the installed console script: its entry point, its imports, its exit code, its output.
+    script = Path(sys.executable).with_name("copilot")
+    assert script.is_file(), f"no console script at {script}: install the project with `make`"
+    result = subprocess.run([str(script), "fault", "list", "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
     assert [f["name"] for f in json.loads(result.stdout)] == [f.name for f in FAULTS]
 
 

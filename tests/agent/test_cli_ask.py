@@ -1,4 +1,8 @@
-"""`copilot ask` as a person runs it, against `copilot sim` in its own process and an ingested library."""
+"""`copilot ask` as a person runs it, against a served simulated line and an ingested library.
+
+The commands run in this process through the console entry point (tests/cli_runner.py): LangGraph and the embedding
+model load once per test run, not once per command.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from knowledge import KnowledgeBase
+from tests.cli_runner import copy_library
 from tests.conftest import free_port
 from tests.copilot.test_cli_pipeline import line_endpoint, run  # noqa: F401  (fixture)
 
 
-def test_ask_explains_a_jam_as_json_and_in_plain_text(tmp_path: Path, line_endpoint: str) -> None:  # noqa: F811
+def test_ask_explains_a_jam_as_json_and_in_plain_text(
+    tmp_path: Path,
+    line_endpoint: str,  # noqa: F811
+    library_kb: KnowledgeBase,
+) -> None:
     data = tmp_path / "data"
+    copy_library(library_kb, data)  # the session's ingest of the library: `ingest` below finds it unchanged
     assert run(data, "users", "add", "ada", "--role", "admin").returncode == 0  # the first admin
     assert run(data, "users", "add", "olga", "--role", "operator", "--as", "ada").returncode == 0
     ingest = run(data, "ingest", str(Path(__file__).resolve().parents[2] / "knowledge" / "library"))

@@ -1,54 +1,44 @@
-"""The pipeline as people drive it from the command line, against `copilot sim` in its own process."""
+"""The pipeline as people drive it from the command line, against a served simulated line.
+
+The commands run in this process through the console entry point (tests/cli_runner.py) and the line is served from
+a thread of it: neither is about being a process here. `copilot sim`'s own start and stop are tested in
+tests/test_cli.py, and the races between processes in test_cli_races.py start real ones.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from connectors.line import LineDefinition
+from connectors.simulator.server import SimulatorOptions
+from connectors.simulator.thread import SimulatorThread
+from tests.cli_runner import Ran, copilot
 from tests.conftest import free_port
 
-COPILOT = [sys.executable, "-m", "copilot"]
 SECRET = "a long enough secret"
 
 
-def run(
-    data: Path, *args: str, password: str = SECRET, new_password: str = SECRET, endpoint: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def run(data: Path, *args: str, password: str = SECRET, new_password: str = SECRET, endpoint: str | None = None) -> Ran:
     env = {
-        **os.environ,
         "COPILOT_DATA_DIR": str(data),
         "COPILOT_PASSWORD": password,
         "COPILOT_NEW_PASSWORD": new_password,
     }
     if endpoint:
         env["COPILOT_ENDPOINT"] = endpoint
-    return subprocess.run([*COPILOT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=data.parent)
+    return copilot(*args, env=env, cwd=data.parent)
 
 
 @pytest.fixture
-def line_endpoint(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*COPILOT, "sim", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COPILOT_DATA_DIR": str(tmp_path / "sim-data")},
-    )
-    try:
-        assert proc.stdout is not None
-        assert "serving" in proc.stdout.readline()
-        yield f"opc.tcp://127.0.0.1:{port}/line-copilot/"
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=15)
+def line_endpoint(line: LineDefinition) -> Iterator[str]:
+    """The bottling line as `copilot sim` serves it (real time, its defaults), from a thread of this process."""
+    with SimulatorThread(line, SimulatorOptions(port=free_port())) as served:
+        yield served.sim.endpoint
 
 
 def test_propose_approve_write_and_audit(

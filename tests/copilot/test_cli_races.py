@@ -1,18 +1,26 @@
-"""The race people ran by hand: `copilot approve` and `copilot reject` started together, as separate processes."""
+"""The race people ran by hand: `copilot approve` and `copilot reject` started together, as separate processes.
+
+The two racers are real processes on purpose (races are tested with real processes racing: two shells share no
+locks, caches or connection pools); the setup and the checks around them run in this process.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from copilot.pipeline.db import Database
-from copilot.pipeline.users import Role, add_user
-from tests.copilot.test_cli_pipeline import COPILOT, SECRET, line_endpoint, run  # noqa: F401  (fixture)
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import add_user
+from tests.copilot.test_cli_pipeline import SECRET, line_endpoint, run  # noqa: F401  (fixture)
+
+COPILOT = [sys.executable, "-m", "copilot"]
 
 
 def _start(data: Path, endpoint: str, *args: str) -> subprocess.Popen[str]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from connectors import security
 from connectors.client import LineClient
@@ -22,14 +21,15 @@ from connectors.line import LineDefinition
 from connectors.security import SecurityMode
 from connectors.session import presented_server
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
-from copilot.cli import app
-from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import Database, default_url
 from copilot.pipeline.executor import Executor, ExecutorOptions
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User, add_user
 from copilot.services import line_ops
 from copilot.settings import ConfigError, load_settings
+from tests.cli_runner import Ran, copilot
 from tests.conftest import free_port
 from tests.copilot.conftest import FakeClock
 from tests.helpers import eventually
@@ -53,7 +53,11 @@ class SecureLine:
 
 @pytest.fixture
 def secure_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecureLine]:
-    """`copilot sim --secure` in its own process, sharing the data directory with the commands (as the demo does)."""
+    """`copilot sim --secure` in its own process, sharing the data directory with the commands (as the demo does).
+
+    A real process: the fingerprint it prints at start is what a person compares with `copilot servers trust`, and
+    `sim` serves until a signal (its handlers need a process's main thread).
+    """
     data = tmp_path / "data"
     monkeypatch.chdir(tmp_path)  # no copilot.toml from the developer's checkout leaks into the commands
     port = free_port()
@@ -80,19 +84,12 @@ def secure_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sec
         proc.communicate(timeout=15)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def run(line: SecureLine, *args: str, stdin: str | None = None, **env: str) -> Ran:
     """A command as a person runs it in secure mode; `env` adds or overrides COPILOT_* settings.
 
-    In this process through typer's runner: `python -m copilot` pays seconds of imports per command. The code path
-    is the same, asyncio.run and all, so the crash of issue 12 (asyncio.run inside the command's own loop) shows
-    here as it did in a shell.
+    In this process through the console entry point (tests/cli_runner.py): `python -m copilot` pays seconds of
+    imports per command. The code path is the same, asyncio.run and all, so the crash of issue 12 (asyncio.run
+    inside the command's own loop) shows here as it did in a shell.
     """
     settings = {
         "COPILOT_DATA_DIR": str(line.data),
@@ -104,10 +101,7 @@ def run(line: SecureLine, *args: str, stdin: str | None = None, **env: str) -> R
         "COPILOT_PASSWORD": PERSON_PASSWORD,
         **env,
     }
-    result = CliRunner().invoke(app, list(args), input=stdin, env=settings)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception  # what a shell would show as a traceback
-    return Ran(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+    return copilot(*args, env=settings, stdin=stdin)
 
 
 def clean(result: Ran) -> str:

@@ -1,21 +1,20 @@
-"""`copilot ingest`, `copilot search` and `copilot records` as a technician runs them."""
+"""`copilot ingest`, `copilot search` and `copilot records` as a technician runs them.
+
+In this process through the console entry point (tests/cli_runner.py): the embedding model loads once per test run,
+not once per command.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli_runner import Ran, copilot
 from tests.knowledge.samples import write_all
 
-COPILOT = [sys.executable, "-m", "copilot"]
 
-
-def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COPILOT_DATA_DIR": str(data_dir)}
-    return subprocess.run([*COPILOT, *args], capture_output=True, text=True, timeout=300, env=env, cwd=data_dir.parent)
+def run(*args: str, data_dir: Path) -> Ran:
+    return copilot(*args, env={"COPILOT_DATA_DIR": str(data_dir)}, cwd=data_dir.parent)
 
 
 def test_ingest_search_and_records_as_json(tmp_path: Path) -> None:
