@@ -27,8 +27,19 @@ if __name__ == "__main__":
 else:
     # `streamlit run app.py` finds this app and serves it through uvicorn, which imports this file as a module:
     # the same console, with Streamlit's endpoints that skip sign-in closed in front of it.
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
     from starlette.middleware import Middleware
 
+    from console import services
     from console.http_gate import ClosedEndpoints
 
-    app = st.App(__file__, middleware=[Middleware(ClosedEndpoints)])
+    @asynccontextmanager
+    async def warm_at_start(_app: st.App) -> AsyncIterator[None]:
+        # Once per server process, before the first person arrives: the co-pilot's seconds of imports and model
+        # loading happen in the background while the server already answers, and the sidebar shows how far it is.
+        services.warm_up()
+        yield
+
+    app = st.App(__file__, middleware=[Middleware(ClosedEndpoints)], lifespan=warm_at_start)

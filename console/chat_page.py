@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import streamlit as st
 
 from console import answer_view, services, session, widgets
 from console.messages import run_safely
+from console.warmup import Phase, Readiness
 from copilot.untrusted import plain
 
 
 def render() -> None:
     who = session.signed_in()
     st.title("Co-pilot")
+    readiness = services.copilot_readiness()
+    if readiness.phase is Phase.WARMING:
+        waiting_room()
+        return
+    if readiness.phase is Phase.FAILED:
+        failed(readiness)
+        return
     # Cards of earlier answers must not offer a decision on a proposal whose time is up.
     run_safely("expiring old proposals", services.context().service.expire_due)
     thread = session.thread_id()
@@ -50,3 +60,23 @@ def render() -> None:
             answer = run_safely("answering", services.ask, question, thread_id=thread, user=who)
         if answer is not None:
             answer_view.render(answer, who, key=f"{thread}-{len(history)}", stream=True)
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def waiting_room() -> None:
+    """The warm-up's progress until it ends; then the whole page again, with the conversation, without a reload."""
+    readiness = services.copilot_readiness()
+    if readiness.phase is not Phase.WARMING:
+        st.rerun()
+    st.info(
+        f"{readiness.headline} The conversation opens here by itself when it is ready.",
+        icon=":material/hourglass_top:",
+    )
+    st.progress(readiness.done / readiness.total, text=f"Step {readiness.done + 1} of {readiness.total}")
+
+
+def failed(readiness: Readiness) -> None:
+    st.error(f"{readiness.headline}. {readiness.problem}", icon=":material/error:")
+    if st.button("Try again", type="primary"):
+        services.retry_warm_up()
+        st.rerun()

@@ -1,4 +1,4 @@
-"""Shared services of the console, one per server process (st.cache_resource), used by every session."""
+"""Shared services of the console, one per server process (st.cache_resource), and the warm-up that builds them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from connectors import LiveLine
+from console.warmup import Readiness, Step, Warmup
 from copilot.agent import Answer
 from copilot.pipeline import User, get_user
 from copilot.services import pipeline_ops
@@ -49,7 +50,7 @@ def knowledge() -> KnowledgeBase:
 
 @st.cache_resource(show_spinner=False)
 def copilot() -> CoPilot:
-    # Imported here: LangGraph and a model client load only once somebody opens the co-pilot.
+    # Imported here: LangGraph and a model client load in the warm-up, never when the console's modules import.
     from copilot.agent import CoPilot
 
     ctx = context()
@@ -58,8 +59,53 @@ def copilot() -> CoPilot:
     return agent
 
 
+def _read_context() -> None:
+    context()
+
+
+def _load_agent() -> None:
+    from copilot.agent import CoPilot  # noqa: F401  (imported for its cost: LangGraph and the model clients)
+
+
+def _open_knowledge() -> None:
+    # Opened, never read: Chroma fixes what a process sees of a store at its first read, and documents that
+    # `copilot ingest` adds after the console started must still be found by the first question.
+    knowledge()
+
+
+def _build_copilot() -> None:
+    copilot()
+
+
+# What the Co-pilot page needs, in the order it is built; each `doing` reads as "Co-pilot: warming up (…)".
+WARM_UP = Warmup(
+    (
+        Step(doing="reading the settings and the database", run=_read_context),
+        Step(doing="loading the agent", run=_load_agent),
+        Step(doing="opening the manuals' index and loading its search model", run=_open_knowledge),
+        Step(doing="building the co-pilot", run=_build_copilot),
+    )
+)
+
+
+def warm_up() -> bool:
+    """Start building the co-pilot in the background, once per process; the server calls it when it starts."""
+    return WARM_UP.start()
+
+
+def copilot_readiness() -> Readiness:
+    return WARM_UP.readiness
+
+
+def retry_warm_up() -> bool:
+    """Run a failed warm-up again, once its cause is fixed."""
+    return WARM_UP.retry()
+
+
 def shutdown() -> None:
     """Stop the line connection and close the thread store, then forget every shared service (tests, restarts)."""
+    # A warm-up still under way would build services again after they are forgotten.
+    WARM_UP.reset()
     while _started:
         item = _started.pop()
         if isinstance(item, LiveLine):

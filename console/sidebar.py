@@ -1,4 +1,4 @@
-"""The sidebar on every page after sign-in: who is signed in, sign out, and the line's connection state."""
+"""The sidebar after sign-in: who is signed in, sign out, the line's connection and the co-pilot's state."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from console import services, session, signin, widgets
+from console import navigation, services, session, signin, widgets
 from console.messages import OURS, describe, run_safely
+from console.warmup import Phase
 from copilot.errors import NotAllowed
 from copilot.pipeline import User
 
@@ -33,12 +34,36 @@ def render(who: User) -> None:
         if st.button("Sign out", width="stretch"):
             session.sign_out()
             st.rerun()
-        connection_state()
+        connection_state(with_copilot=navigation.CHAT in navigation.page_specs(who))
+
+
+# How the co-pilot's warm-up looks in the sidebar: colour and mark before its headline, and a line below it.
+COPILOT_LOOK: dict[Phase, tuple[str, str, str]] = {
+    Phase.IDLE: ("gray", "○", ""),
+    Phase.WARMING: ("orange", "◌", "Step {step} of {total}; the Co-pilot page opens when it is ready."),
+    Phase.READY: ("green", "●", ""),
+    Phase.FAILED: ("red", "✕", "The Co-pilot page says why and what to do."),
+}
+
+
+def copilot_state() -> None:
+    readiness = services.copilot_readiness()
+    colour, mark, below = COPILOT_LOOK[readiness.phase]
+    st.markdown(f":{colour}[{mark} {widgets.literal(readiness.headline)}]")
+    if below:
+        st.caption(below.format(step=readiness.done + 1, total=readiness.total))
 
 
 @st.fragment(run_every=timedelta(seconds=2))
-def connection_state() -> None:
+def connection_state(*, with_copilot: bool = False) -> None:
     # Every 2 s, not every second: it runs in every session on every page, and the Line page says it each second.
+    # The co-pilot's state rides along, rather than a second timer in every session.
+    line_state()
+    if with_copilot:
+        copilot_state()
+
+
+def line_state() -> None:
     live = run_safely("connecting to the line", services.live_line)
     if live is None:
         return
