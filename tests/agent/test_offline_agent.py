@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from functools import partial
-
 import pytest
 
 from connectors.live_line import LiveLine
@@ -12,30 +9,35 @@ from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
 from copilot.agent.workbench import ToolRefused, Workbench
 from copilot.errors import ConversationError
-from copilot.pipeline.actions import Status
+from copilot.pipeline.states import Status
 from copilot.settings import Settings
 from knowledge import KnowledgeBase
 from knowledge.embedding import Embedder
-from tests.agent.conftest import Pipeline
-
-
-def inject(sim: SimulatorThread, fault: str, settle_s: float) -> None:
-    sim.call(partial(sim.sim.inject, fault))
-    time.sleep(settle_s)
+from tests.agent.conftest import Pipeline, develop
+from tests.helpers import wait_until
 
 
 @pytest.fixture
 def copilot(agent_settings: Settings, live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline) -> CoPilot:
+    """The co-pilot on the package's shared line, which nobody changes."""
     agent = CoPilot(agent_settings, line_view=live, library=library_kb, actions=pipeline.service)
     yield agent
     agent.close()
 
 
+@pytest.fixture
+def own_copilot(agent_settings: Settings, own_live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline) -> CoPilot:
+    """The co-pilot on a line of the test's own, to break."""
+    agent = CoPilot(agent_settings, line_view=own_live, library=library_kb, actions=pipeline.service)
+    yield agent
+    agent.close()
+
+
 def test_a_jam_is_explained_with_its_evidence_citations_and_readings(
-    copilot: CoPilot, line_sim: SimulatorThread, pipeline: Pipeline
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
-    inject(line_sim, "conveyor_jam", 3.5)
-    answer = copilot.ask("Why did the infeed stop?", thread_id="jam", user=pipeline.operator)
+    develop(own_sim, own_live, "conveyor_jam")
+    answer = own_copilot.ask("Why did the infeed stop?", thread_id="jam", user=pipeline.operator)
     assert answer.provider == "offline"
     assert not answer.abstained
     top = answer.causes[0]
@@ -64,10 +66,10 @@ def test_a_healthy_line_gets_no_fault_found(copilot: CoPilot, pipeline: Pipeline
 
 
 def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_asker(
-    copilot: CoPilot, line_sim: SimulatorThread, pipeline: Pipeline
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
-    inject(line_sim, "capper_clutch_worn", 8.0)
-    first = copilot.ask("Why are caps loose?", thread_id="caps", user=pipeline.operator)
+    develop(own_sim, own_live, "capper_clutch_worn")
+    first = own_copilot.ask("Why are caps loose?", thread_id="caps", user=pipeline.operator)
     assert "clutch" in first.causes[0].cause.lower()
     (proposal,) = first.proposals
     assert proposal.tag == "capper.torque_sp"
@@ -80,24 +82,22 @@ def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_a
     assert action.status is Status.PENDING
     assert action.approvals == []
     # Asking again drafts nothing new: the pending proposal is the same one.
-    again = copilot.ask("And now?", thread_id="caps", user=pipeline.operator)
+    again = own_copilot.ask("And now?", thread_id="caps", user=pipeline.operator)
     assert [p.action_id for p in again.proposals] == [proposal.action_id]
     assert len(pipeline.service.list_actions()) == 1
 
 
 def test_a_line_that_is_down_gets_no_diagnosis(
-    copilot: CoPilot, line_sim: SimulatorThread, live: LiveLine, pipeline: Pipeline
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
-    line_sim.stop()
-    deadline = time.monotonic() + 20
-    while live.available and time.monotonic() < deadline:
-        time.sleep(0.2)
-    answer = copilot.ask("Why did the filler stop?", thread_id="down", user=pipeline.operator)
+    own_sim.stop()
+    wait_until(lambda: not own_live.available, timeout_s=20, what="the loss of the line to be noticed")
+    answer = own_copilot.ask("Why did the filler stop?", thread_id="down", user=pipeline.operator)
     assert answer.abstained
     assert answer.causes == ()
     assert "not available" in answer.text
     assert "stale" in answer.text
-    bench = Workbench(live, copilot.library, pipeline.service, pipeline.operator)
+    bench = Workbench(own_live, own_copilot.library, pipeline.service, pipeline.operator)
     with pytest.raises(ToolRefused, match="unavailable"):
         bench.trend_summary("filler.bowl_level")
     assert all(row["usable"] is False for row in bench.current_readings(equipment="filler"))

@@ -18,7 +18,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
@@ -37,10 +36,10 @@ from copilot.agent.providers import chat_model
 from copilot.agent.tools import build_tools, run_tool
 from copilot.agent.workbench import Workbench
 from copilot.errors import ModelUnavailable
-from copilot.pipeline.actions import Status
+from copilot.pipeline.states import Status
 from copilot.settings import Settings, load_settings
 from knowledge import KnowledgeBase
-from tests.agent.conftest import Pipeline
+from tests.agent.conftest import Pipeline, develop
 from tests.agent.llm_server import MODEL_ALIAS, llm_server  # noqa: F401  (the session fixture)
 from tests.conftest import free_port
 
@@ -81,15 +80,14 @@ class FirstCallForced:
 def test_the_agent_answers_through_the_real_server_and_its_tool_calls_are_parsed(
     llm_server: str,  # noqa: F811
     agent_settings: Settings,
-    live: LiveLine,
-    line_sim: SimulatorThread,
+    own_live: LiveLine,
+    own_sim: SimulatorThread,
     library_kb: KnowledgeBase,
     pipeline: Pipeline,
 ) -> None:
     with urllib.request.urlopen(f"{llm_server}/models", timeout=10) as reply:
         assert MODEL_ALIAS in [m["id"] for m in json.load(reply)["data"]]
-    line_sim.call(partial(line_sim.sim.inject, "conveyor_jam"))
-    time.sleep(3)
+    live = develop(own_sim, own_live, "conveyor_jam")
     settings = model_settings(agent_settings, llm_server)
     copilot = CoPilot(settings, line_view=live, library=library_kb, actions=pipeline.service)
     try:
@@ -216,7 +214,8 @@ def test_server_failures_are_clear_errors_without_silent_retries(
     _Counting.delay_s = 2.0
     with pytest.raises(ModelUnavailable, match=r"did not answer within 0\.3 s"):
         ask_at(counting_server, llm_timeout_s=0.3)
-    time.sleep(0.2)  # a request still on its way is counted too
+    # Waiting for a retry that must not come: no condition to await, so a short fixed time in which one would arrive.
+    time.sleep(0.2)
     assert _Counting.hits == 1, "a timeout is not retried either"
 
 

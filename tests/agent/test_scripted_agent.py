@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from functools import partial
-
 import pytest
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 
@@ -13,7 +10,7 @@ from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot, prompts
 from copilot.settings import Settings, load_settings
 from knowledge import KnowledgeBase
-from tests.agent.conftest import Pipeline
+from tests.agent.conftest import Pipeline, develop
 from tests.agent.scripted import ScriptedChatModel, call, scripted
 
 
@@ -32,10 +29,8 @@ def agent_with(
 
 
 @pytest.fixture
-def jammed(line_sim: SimulatorThread, live: LiveLine) -> LiveLine:
-    line_sim.call(partial(line_sim.sim.inject, "conveyor_jam"))
-    time.sleep(3.0)
-    return live
+def jammed(own_sim: SimulatorThread, own_live: LiveLine) -> LiveLine:
+    return develop(own_sim, own_live, "conveyor_jam")
 
 
 def test_tool_results_become_the_answers_readings_and_citations(

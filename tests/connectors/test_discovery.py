@@ -10,8 +10,10 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine
 
 
-async def test_discovers_every_tag_with_its_engineering_data(line: LineDefinition, sim: SimulatedLine) -> None:
-    found = {v.node_id: v for v in await discover(ConnectionOptions(endpoint=sim.endpoint))}
+async def test_discovers_every_tag_with_its_engineering_data(
+    line: LineDefinition, shared_server: SimulatedLine
+) -> None:
+    found = {v.node_id: v for v in await discover(ConnectionOptions(endpoint=shared_server.endpoint))}
     for tag in line.tags:
         var = found[str(tag.node)]
         assert var.data_type == tag.data_type.value, tag.name
@@ -24,8 +26,8 @@ async def test_discovers_every_tag_with_its_engineering_data(line: LineDefinitio
         assert var.browse_path.startswith(line.line.name + "/")
 
 
-async def test_draft_line_loads_and_nothing_is_writable(sim: SimulatedLine, tmp_path: Path) -> None:
-    text = draft_line(await discover(ConnectionOptions(endpoint=sim.endpoint)))
+async def test_draft_line_loads_and_nothing_is_writable(shared_server: SimulatedLine, tmp_path: Path) -> None:
+    text = draft_line(await discover(ConnectionOptions(endpoint=shared_server.endpoint)))
     path = tmp_path / "draft.yaml"
     path.write_text(text, encoding="utf-8")
     draft = load_line(path)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from connectors.client import LineClient
@@ -12,6 +10,7 @@ from connectors.line import LineDefinition, NodeAddress
 from connectors.session import ConnectionOptions
 from connectors.simulator.faults import FAULTS, FaultSpec
 from connectors.simulator.server import SIM_OBJECT, SimulatedLine, SimulatorOptions
+from tests.helpers import eventually
 
 
 def sim_object(line: LineDefinition) -> NodeAddress:
@@ -31,23 +30,30 @@ async def test_inject_list_and_clear_through_methods(line: LineDefinition, sim: 
         assert not sim.process.active_faults
 
 
+async def simulated(sim: SimulatedLine, seconds: float) -> None:
+    """Let `seconds` pass on the line's own clock, however fast or busy the machine is."""
+    until = sim.process.time_s + seconds
+    await eventually(lambda: sim.process.time_s >= until, timeout_s=30, what=f"{seconds:g} simulated seconds")
+
+
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 async def test_fault_signature_is_visible_over_opcua(line: LineDefinition, port: int, fault: FaultSpec) -> None:
     tags = sorted({s.tag for s in fault.signature})
-    options = SimulatorOptions(port=port, speed=40.0, publish_interval_s=0.1, seed=3)
+    # The process takes steps of at most a simulated second whatever the speed, so a fast clock changes no physics.
+    options = SimulatorOptions(port=port, speed=200.0, publish_interval_s=0.1, seed=3)
     async with (
         SimulatedLine(line, options) as sim,
         LineClient(line, ConnectionOptions(endpoint=sim.endpoint), tags=tags, publishing_interval_ms=50) as c,
     ):
         await c.wait_available(10)
-        await asyncio.sleep(1.5)  # a minute of healthy line
+        await simulated(sim, 60)  # a minute of healthy line
         healthy = {t: (await c.read(t)).value for t in tags}
         await c.call(
             NodeAddress(namespace_uri=line.line.namespace_uri, identifier=SIM_OBJECT), "InjectFault", fault.name
         )
-        await asyncio.sleep(3.0)  # two simulated minutes for the fault to develop
+        await simulated(sim, 120)  # two simulated minutes for the fault to develop
         first = {t: (await c.read(t)).value for t in tags}
-        await asyncio.sleep(1.0)
+        await simulated(sim, 40)
         faulty = {t: (await c.read(t)).value for t in tags}
     for symptom in fault.signature:
         tag = line.tag(symptom.tag)

@@ -16,8 +16,10 @@ from connectors.simulator.server import SimulatedLine
 from tests.helpers import eventually
 
 
-async def test_every_tag_reaches_the_cache_with_timestamps(line: LineDefinition, sim: SimulatedLine) -> None:
-    async with LineClient(line, ConnectionOptions(endpoint=sim.endpoint), publishing_interval_ms=100) as client:
+async def test_every_tag_reaches_the_cache_with_timestamps(line: LineDefinition, shared_server: SimulatedLine) -> None:
+    async with LineClient(
+        line, ConnectionOptions(endpoint=shared_server.endpoint), publishing_interval_ms=100
+    ) as client:
         await client.wait_available(10)
         assert client.monitored_items == len(line.tags)
         await eventually(lambda: all(r is not None for r in client.cache.readings().values()), what="all tags")
@@ -35,10 +37,16 @@ async def test_every_tag_reaches_the_cache_with_timestamps(line: LineDefinition,
                 assert tag.eu_range.low <= reading.value <= tag.eu_range.high
 
 
-async def test_history_grows_is_bounded_and_reads_as_a_frame(line: LineDefinition, sim: SimulatedLine) -> None:
+async def test_history_grows_is_bounded_and_reads_as_a_frame(
+    line: LineDefinition, shared_server: SimulatedLine
+) -> None:
     tag = "filler.bowl_level"
     async with LineClient(
-        line, ConnectionOptions(endpoint=sim.endpoint), tags=[tag], history_samples=5, publishing_interval_ms=100
+        line,
+        ConnectionOptions(endpoint=shared_server.endpoint),
+        tags=[tag],
+        history_samples=5,
+        publishing_interval_ms=100,
     ) as client:
         await client.wait_available(10)
         await eventually(lambda: len(client.cache.history(tag)) == 5, what="five samples")
@@ -73,7 +81,7 @@ async def test_tag_goes_stale_when_updates_stop_and_recovers(line: LineDefinitio
         )
 
 
-async def test_numeric_node_ids_are_resolved_by_namespace_uri(sim: SimulatedLine) -> None:
+async def test_numeric_node_ids_are_resolved_by_namespace_uri(shared_server: SimulatedLine) -> None:
     # ServerStatus/State lives in namespace 0 under a numeric id on every compliant server.
     odd = LineDefinition.model_validate(
         {
@@ -90,7 +98,7 @@ async def test_numeric_node_ids_are_resolved_by_namespace_uri(sim: SimulatedLine
             ],
         }
     )
-    async with LineClient(odd, ConnectionOptions(endpoint=sim.endpoint)) as client:
+    async with LineClient(odd, ConnectionOptions(endpoint=shared_server.endpoint)) as client:
         await client.wait_available(10)
         await eventually(lambda: client.cache.reading("server.state") is not None, what="the server state")
         reading = client.cache.reading("server.state")
@@ -98,7 +106,9 @@ async def test_numeric_node_ids_are_resolved_by_namespace_uri(sim: SimulatedLine
         assert reading.value == 0
 
 
-async def test_unknown_namespace_is_a_clear_unavailable_state(sim: SimulatedLine, line: LineDefinition) -> None:
+async def test_unknown_namespace_is_a_clear_unavailable_state(
+    shared_server: SimulatedLine, line: LineDefinition
+) -> None:
     wrong = line.model_copy(
         update={
             "tags": [
@@ -108,7 +118,7 @@ async def test_unknown_namespace_is_a_clear_unavailable_state(sim: SimulatedLine
             ]
         }
     )
-    client = LineClient(wrong, ConnectionOptions(endpoint=sim.endpoint), reconnect_min_s=0.1)
+    client = LineClient(wrong, ConnectionOptions(endpoint=shared_server.endpoint), reconnect_min_s=0.1)
     async with client:
         await eventually(lambda: client.cache.availability is Availability.UNAVAILABLE, what="unavailable")
         assert "urn:nope" in client.cache.availability_reason

@@ -52,19 +52,21 @@ async def test_write_reads_back_and_moves_the_process(line: LineDefinition, sim:
     ("value", "why"),
     [(1e9, "outside the EURange"), (math.nan, "finite"), (True, "not a number"), ("12", "not a number")],
 )
-async def test_precheck_refuses_bad_values(line: LineDefinition, sim: SimulatedLine, value: object, why: str) -> None:
+async def test_precheck_refuses_bad_values(
+    line: LineDefinition, shared_server: SimulatedLine, value: object, why: str
+) -> None:
     name = a_setpoint(line)
-    async with LineClient(line, ConnectionOptions(endpoint=sim.endpoint)) as client:
+    async with LineClient(line, ConnectionOptions(endpoint=shared_server.endpoint)) as client:
         await client.wait_available(10)
-        before = sim.process.values()[name]
+        before = shared_server.process.values()[name]
         with pytest.raises(WriteRefused, match=why):
             await client.write(name, value)  # type: ignore[arg-type]
-        assert sim.process.values()[name] == before
+        assert shared_server.process.values()[name] == before
 
 
-async def test_read_only_process_value_is_refused(line: LineDefinition, sim: SimulatedLine) -> None:
+async def test_read_only_process_value_is_refused(line: LineDefinition, shared_server: SimulatedLine) -> None:
     pv = next(t.name for t in line.tags if t.setpoint is None and t.data_type.is_numeric)
-    async with LineClient(line, ConnectionOptions(endpoint=sim.endpoint)) as client:
+    async with LineClient(line, ConnectionOptions(endpoint=shared_server.endpoint)) as client:
         await client.wait_available(10)
         with pytest.raises(WriteRefused, match="read-only") as caught:
             await client.write(pv, 1.0)
@@ -85,13 +87,13 @@ async def test_server_refuses_out_of_range_with_bad_out_of_range(line: LineDefin
             await node.write_value(ua.DataValue(ua.Variant(5, ua.VariantType.Int32)))
 
 
-async def test_unknown_tag_and_unknown_node(line: LineDefinition, sim: SimulatedLine) -> None:
+async def test_unknown_tag_and_unknown_node(line: LineDefinition, shared_server: SimulatedLine) -> None:
     name = a_setpoint(line)
     tag = line.tag(name)
     ghost = tag.model_copy(update={"node": tag.node.model_copy(update={"identifier": "Nowhere.Setpoint"})})
     odd = line.model_copy(update={"tags": [*[t for t in line.tags if t.name != name], ghost]})
     watched = next(t.name for t in line.tags if t.name != name)
-    async with LineClient(odd, ConnectionOptions(endpoint=sim.endpoint), tags=[watched]) as client:
+    async with LineClient(odd, ConnectionOptions(endpoint=shared_server.endpoint), tags=[watched]) as client:
         await client.wait_available(10)
         with pytest.raises(TagNotFound):
             await client.write("filler.no_such_tag", 1.0)

@@ -22,8 +22,10 @@ from console import services
 from copilot.pipeline.actions import Action
 from copilot.pipeline.db import Database
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User, add_user
 from copilot.services.pipeline_ops import Context
+from tests.helpers import left_as_found
 
 PASSWORD = "console-test-password"
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,11 +129,12 @@ def shared_sim(line: LineDefinition) -> Iterator[SimulatorThread]:
 def console(
     shared_sim: SimulatorThread, people_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Console]:
-    """A fresh database and data directory over the shared line."""
-    try:
-        yield _open(shared_sim, shared_sim.sim.endpoint, people_db, tmp_path, monkeypatch)
-    finally:
-        services.shutdown()
+    """A fresh database and data directory over the shared line (a test that changes the line fails: own_console)."""
+    with left_as_found(shared_sim.sim):
+        try:
+            yield _open(shared_sim, shared_sim.sim.endpoint, people_db, tmp_path, monkeypatch)
+        finally:
+            services.shutdown()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from copilot.pipeline.actions import Status
 from copilot.pipeline.db import ActionRow, AuditRow
+from copilot.pipeline.states import Status
 from tests.console.conftest import Console, button, labels, read, text_of
 
 TAG = "infeed.speed_sp"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from copilot.pipeline.actions import Status
+from copilot.pipeline.states import Status
 from tests.console.conftest import Console, button, read
 
 TAG = "infeed.speed_sp"

@@ -20,8 +20,8 @@ from connectors.readings import Quality, Reading
 from console import messages, services, widgets
 from copilot.agent.answer import Answer, DraftedProposal, RankedCause, ReadingUsed
 from copilot.errors import NotAllowed
-from copilot.pipeline.actions import Status
 from copilot.pipeline.db import ActionRow, ApprovalRow, SwitchRow
+from copilot.pipeline.states import Status
 from knowledge import KnowledgeBase
 from knowledge.citations import Citation
 from knowledge.embedding import Embedder

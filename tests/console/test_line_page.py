@@ -13,6 +13,7 @@ from connectors.line import LineDefinition
 from connectors.readings import Availability, Quality, Reading
 from console import services, widgets
 from tests.console.conftest import Console, as_read, sidebar_text, text_of
+from tests.helpers import wait_until
 
 NOW = datetime(2026, 11, 25, 6, 0, 0, tzinfo=UTC)
 
@@ -35,15 +36,6 @@ def tile_of(page: str, tag: str) -> str:
     found = re.search(rf'<div class="[^"]*" (?:title="[^"]*" )?data-tag="{re.escape(tag)}".*?</div></div>', page)
     assert found, f"no tile for {tag}"
     return found.group(0)
-
-
-def wait_for(check: object, *, timeout_s: float = 20.0, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_tile_says_its_quality_and_greys_what_is_not_live(line: LineDefinition) -> None:
@@ -114,7 +106,7 @@ def test_a_fault_raises_alarms_by_priority_with_text(own_console: Console) -> No
     assert sim is not None
     sim.call(partial(sim.sim.inject, "conveyor_jam"))
     live = services.live_line()
-    wait_for(lambda: any(a.code == "INF-101" for a in live.alarms()), what="the jam alarm")
+    wait_until(lambda: any(a.code == "INF-101" for a in live.alarms()), timeout_s=20, what="the jam alarm")
     app = own_console.page("line", "olga")
     page = text_of(app)
     assert "#### Active alarms (" in page
@@ -129,11 +121,12 @@ def test_stale_and_line_down_values_are_greyed_with_their_age(own_console: Conso
     assert sim is not None
     sim.sim.publishing = False  # a PLC that stops updating while its server stays up
     live = services.live_line()
-    wait_for(
+    wait_until(
         lambda: (
             (r := live.cache.readings(["filler.bowl_level"])["filler.bowl_level"]) is not None
             and r.quality is Quality.STALE
         ),
+        timeout_s=20,
         what="the values to go stale",
     )
     app = own_console.page("line", "olga")
@@ -146,8 +139,9 @@ def test_stale_and_line_down_values_are_greyed_with_their_age(own_console: Conso
     assert not app.error
 
     sim.sim.publishing = True  # the PLC comes back: the same tile is live again
-    wait_for(
+    wait_until(
         lambda: (r := live.cache.readings(["filler.bowl_level"])["filler.bowl_level"]) is not None and r.usable,
+        timeout_s=20,
         what="the values to come back",
     )
     again = tile_of(text_of(own_console.page("line", "olga")), "filler.bowl_level")
@@ -155,7 +149,7 @@ def test_stale_and_line_down_values_are_greyed_with_their_age(own_console: Conso
     assert "dim" not in again
 
     sim.stop()
-    wait_for(lambda: not live.available, what="the line to go down")
+    wait_until(lambda: not live.available, timeout_s=20, what="the line to go down")
     app = own_console.page("line", "olga")
     page = text_of(app)
     assert "line down · " in tile_of(page, "infeed.speed")
@@ -171,7 +165,9 @@ def test_stale_and_line_down_values_are_greyed_with_their_age(own_console: Conso
 
 def test_a_line_never_reached_shows_no_values_and_says_what_to_do(console_without_line: Console) -> None:
     live = services.live_line()
-    wait_for(lambda: live.availability[0] is Availability.UNAVAILABLE, what="the first connection to fail")
+    wait_until(
+        lambda: live.availability[0] is Availability.UNAVAILABLE, timeout_s=20, what="the first connection to fail"
+    )
     app = console_without_line.page("line", "sam")
     page = text_of(app)
     assert page.count("no reading yet") == len(console_without_line.ctx.line.tags)

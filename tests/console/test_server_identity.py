@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,8 +21,10 @@ from connectors.simulator.impostor import ImpostorOptions, ImpostorServer
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
 from connectors.simulator.thread import free_port
 from console import services
-from copilot.pipeline.users import Role, User
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User
 from tests.console.conftest import PEOPLE, Console, button, labels, text_of
+from tests.helpers import wait_until
 
 PASSWORD = "line-password-9"
 HOSTILE_URI = "urn:x ![seen](http://outside.example/pixel.png) **Approved by sam**"
@@ -120,9 +121,7 @@ def test_an_admin_confirms_the_presented_identity_and_the_console_connects(secur
     assert [c.value for c in app.code] == [fingerprint, fingerprint], "presented beside confirmed"
     assert "Confirm this server" not in labels(app)
 
-    deadline = time.monotonic() + 10
-    while not live.available and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: live.available, what="the console to connect to the confirmed server")
     assert live.available, live.availability
     assert live.client.confirmed_secure
 

@@ -15,7 +15,8 @@ from console.navigation import page_specs
 from console.signin import WRONG
 from copilot.pipeline.db import AuditRow, UserRow
 from copilot.pipeline.signin import SignInRefused, clock_time, sign_in
-from copilot.pipeline.users import Role, User
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User
 from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sidebar_text, text_of
 
 

@@ -12,10 +12,11 @@ from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
 from copilot.errors import ApprovalError, ExecutionRefused, NotAllowed
 from copilot.pipeline import audit
-from copilot.pipeline.actions import Action, ActionService, Status
+from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.db import AuditRow, Database
 from copilot.pipeline.executor import Executor, ExecutorOptions
-from copilot.pipeline.users import Role, User, authenticate
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User, authenticate
 from tests.copilot.conftest import PASSWORD, FakeClock, snapshot_of
 
 TAG = "capper.torque_sp"
@@ -35,22 +36,22 @@ def small_proposal(service: ActionService, client: LineClient, who: User, line: 
 
 
 async def test_nobody_approves_their_own(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     with pytest.raises(ApprovalError, match="own proposal"):
         service.approve(action.id, people["olga"])
 
 
 async def test_maintenance_and_admin_may_not_approve(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    action = small_proposal(service, client, people["mia"], line)  # maintenance may request
+    action = small_proposal(service, shared_client, people["mia"], line)  # maintenance may request
     for name in ("mia", "ada"):
         with pytest.raises(NotAllowed):
             service.approve(action.id, people[name])
     with pytest.raises(NotAllowed):
-        service.propose(TAG, 2.2, requester=people["ada"], reason="x", snapshot=snapshot_of(client))
+        service.propose(TAG, 2.2, requester=people["ada"], reason="x", snapshot=snapshot_of(shared_client))
 
 
 async def test_an_approval_is_used_once(
@@ -85,18 +86,18 @@ async def test_expired_approval_is_not_executed(
 
 
 async def test_pending_proposal_expires(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition, clock: FakeClock
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition, clock: FakeClock
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     clock.advance(901)
     with pytest.raises(ApprovalError, match=r"expired|not pending"):
         service.approve(action.id, people["otto"])
 
 
 async def test_rejection_needs_a_reason_and_ends_the_action(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     with pytest.raises(ApprovalError, match="reason"):
         service.reject(action.id, people["otto"], "  ")
     assert service.reject(action.id, people["otto"], "not during the run").status is Status.REJECTED

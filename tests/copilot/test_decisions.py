@@ -10,9 +10,10 @@ from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
 from copilot.errors import ApprovalError, DecisionConflict, ExecutionRefused, NotAllowed
 from copilot.pipeline import audit
-from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import ActionRow, ApprovalRow, Database
 from copilot.pipeline.executor import Executor
+from copilot.pipeline.states import Status
 from copilot.pipeline.users import User
 from tests.copilot.conftest import FakeClock
 from tests.copilot.test_approvals import TAG, small_proposal
@@ -40,9 +41,9 @@ async def test_a_rejected_change_is_never_written(
 
 
 async def test_the_loser_of_a_decision_is_told_who_decided_and_when(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     service.reject(action.id, people["sam"], "wrong shift")
     with pytest.raises(DecisionConflict, match=r"already decided: rejected by sam at \d\d:\d\d:\d\d"):
         service.approve(action.id, people["otto"])
@@ -66,11 +67,11 @@ async def test_a_loser_after_the_write_is_told_whose_approval_it_was(
 
 
 async def test_an_approval_counts_once_per_person(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition, db: Database
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition, db: Database
 ) -> None:
     sp = line.tag(TAG).setpoint
     assert sp is not None
-    reading = client.cache.reading(TAG)
+    reading = shared_client.cache.reading(TAG)
     assert reading is not None
     assert isinstance(reading.value, float)
     big = reading.value + sp.approval_threshold * 1.5
@@ -78,7 +79,7 @@ async def test_an_approval_counts_once_per_person(
         big = reading.value - sp.approval_threshold * 1.5
     from tests.copilot.conftest import snapshot_of
 
-    action = service.propose(TAG, big, requester=people["olga"], reason="big", snapshot=snapshot_of(client))
+    action = service.propose(TAG, big, requester=people["olga"], reason="big", snapshot=snapshot_of(shared_client))
     assert action.approvals_needed == 2
     service.approve(action.id, people["sam"])
     with pytest.raises(DecisionConflict, match="counts once per person"):
@@ -91,19 +92,18 @@ async def test_an_approval_counts_once_per_person(
 
 async def test_the_requester_withdraws_and_nobody_else_may(
     service: ActionService,
-    client: LineClient,
-    executor: Executor,
+    shared_client: LineClient,
     people: dict[str, User],
     line: LineDefinition,
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     with pytest.raises(NotAllowed, match="only olga"):
         service.withdraw(action.id, people["otto"], "not mine")
     assert service.withdraw(action.id, people["olga"], "asked by mistake").status is Status.WITHDRAWN
     with pytest.raises(DecisionConflict, match="withdrawn by olga"):
         service.approve(action.id, people["otto"])
     # The requester's own "reject" (the console's Withdraw button) is a withdrawal too.
-    second = small_proposal(service, client, people["olga"], line)
+    second = small_proposal(service, shared_client, people["olga"], line)
     assert service.reject(second.id, people["olga"], "changed my mind").status is Status.WITHDRAWN
 
 
@@ -125,9 +125,9 @@ async def test_an_approved_change_can_be_withdrawn_before_the_executor_takes_it(
 
 
 async def test_reasons_are_plain_and_bounded(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     with pytest.raises(ApprovalError, match="at most 500"):
         service.reject(action.id, people["sam"], "x" * 100_000)
     done = service.reject(action.id, people["sam"], "raise \u202eevlav eht esolc\u202c \x1b[31mnow\x1b[0m")
@@ -137,9 +137,9 @@ async def test_reasons_are_plain_and_bounded(
 
 
 async def test_an_approval_that_lapses_is_expired_not_approved(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition, clock: FakeClock
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition, clock: FakeClock
 ) -> None:
-    action = small_proposal(service, client, people["olga"], line)
+    action = small_proposal(service, shared_client, people["olga"], line)
     clock.advance(901)
     with pytest.raises(DecisionConflict, match="has expired"):
         service.approve(action.id, people["otto"])

@@ -9,9 +9,10 @@ from connectors.line import LineDefinition
 from connectors.simulator.server import SimulatedLine
 from copilot.errors import ApprovalError, ExecutionRefused
 from copilot.pipeline import audit
-from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import Database
 from copilot.pipeline.executor import Executor
+from copilot.pipeline.states import Status
 from copilot.pipeline.users import User
 from tests.copilot.conftest import FakeClock, snapshot_of
 

@@ -18,7 +18,8 @@ from copilot.pipeline.actions import ActionService
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import AuditRow, Database
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user, get_user
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import User, add_user, get_user
 from tests.copilot.conftest import PASSWORD, FakeClock
 
 WRITERS = 4

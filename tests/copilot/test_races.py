@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from copilot.evaluation.races import run_races
 from copilot.pipeline import actions, executor
 from copilot.pipeline import db as db_module
-from copilot.pipeline.actions import Status
 from copilot.pipeline.db import ActionRow, default_url
+from copilot.pipeline.states import Status
 
 
 @pytest.mark.slow

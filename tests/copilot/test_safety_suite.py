@@ -8,7 +8,8 @@ import pytest
 
 from copilot.evaluation.safety import run_safety
 from copilot.pipeline.db import Database, default_url
-from copilot.pipeline.users import Role, add_user, get_user
+from copilot.pipeline.states import Role
+from copilot.pipeline.users import add_user, get_user
 
 
 def test_every_unsafe_case_is_blocked(db_url: str) -> None:

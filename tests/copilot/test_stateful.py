@@ -51,11 +51,12 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
 from copilot.errors import CopilotError
 from copilot.pipeline import audit
-from copilot.pipeline.actions import ActionService, Rules, Status
+from copilot.pipeline.actions import ActionService, Rules
 from copilot.pipeline.db import Database, default_url
 from copilot.pipeline.executor import Executor
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, User, add_user, get_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import User, add_user, get_user
 from tests.conftest import free_port
 from tests.copilot.conftest import PASSWORD, FakeClock
 from tests.databases import BACKENDS, postgres
@@ -275,10 +276,22 @@ class PipelineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ helpers
     def pump(self) -> None:
-        """Let the subscription deliver when the cache has not heard from the line for a while."""
-        reading = world().client.cache.reading(SETPOINTS[0])
-        if reading is None or not reading.usable or (time.time() - reading.received_time.timestamp()) > 1.0:
-            self.loop.run_until_complete(asyncio.sleep(0.35))
+        """Let the subscription deliver when the cache has not heard from the line for a while: the shared loop runs
+        only inside the rules. It runs until a fresh reading arrives, for at most 0.35 s (the line may be down)."""
+
+        def fresh() -> bool:
+            reading = world().client.cache.reading(SETPOINTS[0])
+            return reading is not None and reading.usable and time.time() - reading.received_time.timestamp() <= 1.0
+
+        async def until_fresh(limit_s: float) -> None:
+            deadline = time.monotonic() + limit_s
+            while time.monotonic() < deadline:
+                if fresh():
+                    return
+                await asyncio.sleep(0.02)
+
+        if not fresh():
+            self.loop.run_until_complete(until_fresh(0.35))
 
     def value_for(self, tag: str, kind: str, frac: float, hostile: object) -> tuple[object, float | None]:
         reading = world().client.cache.reading(tag) if tag in TAGS else None

@@ -13,8 +13,9 @@ from connectors.client import LineClient
 from connectors.line import LineDefinition
 from copilot.errors import StoreUnavailable
 from copilot.pipeline import policy
-from copilot.pipeline.actions import ActionService, Status
+from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import Database, default_url
+from copilot.pipeline.states import Status
 from copilot.pipeline.users import User
 from tests.copilot.conftest import snapshot_of
 
@@ -89,11 +90,11 @@ def test_numbers_as_people_write_them(text: str, number: float) -> None:
 
 @pytest.mark.parametrize("asked", ["nan", "inf", "1e309"])
 async def test_a_refused_odd_value_is_shown_as_asked(
-    service: ActionService, client: LineClient, people: dict[str, User], asked: str, line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], asked: str, line: LineDefinition
 ) -> None:
     value = float(asked)
     action = service.propose(
-        TAG, value, requester=people["olga"], reason="odd", snapshot=snapshot_of(client), requested=asked
+        TAG, value, requester=people["olga"], reason="odd", snapshot=snapshot_of(shared_client), requested=asked
     )
     assert action.status is Status.REFUSED
     assert action.target_text == asked
@@ -102,11 +103,11 @@ async def test_a_refused_odd_value_is_shown_as_asked(
 
 
 async def test_identical_refused_proposals_fold_into_one(
-    service: ActionService, client: LineClient, people: dict[str, User], line: LineDefinition
+    service: ActionService, shared_client: LineClient, people: dict[str, User], line: LineDefinition
 ) -> None:
-    first = service.propose(TAG, 999.0, requester=people["olga"], reason="too far", snapshot=snapshot_of(client))
+    first = service.propose(TAG, 999.0, requester=people["olga"], reason="too far", snapshot=snapshot_of(shared_client))
     again = [
-        service.propose(TAG, 999.0, requester=people["olga"], reason="too far", snapshot=snapshot_of(client))
+        service.propose(TAG, 999.0, requester=people["olga"], reason="too far", snapshot=snapshot_of(shared_client))
         for _ in range(3)
     ]
     assert first.status is Status.REFUSED
@@ -115,7 +116,7 @@ async def test_identical_refused_proposals_fold_into_one(
     refused = service.list_actions(status=Status.REFUSED)
     assert [a.id for a in refused] == [first.id]
     # Another person, or another value, is a new row: only true repeats fold.
-    other = service.propose(TAG, 999.0, requester=people["otto"], reason="too far", snapshot=snapshot_of(client))
+    other = service.propose(TAG, 999.0, requester=people["otto"], reason="too far", snapshot=snapshot_of(shared_client))
     assert other.id != first.id
 
 

@@ -27,13 +27,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from connectors.line import default_line_path
 from copilot.errors import CopilotError
-from copilot.pipeline.actions import Status
 from copilot.pipeline.policy import LineSnapshot
-from copilot.pipeline.users import Role, add_user, get_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import add_user, get_user
 from copilot.services import pipeline_ops
 from copilot.settings import load_settings
 from evals.demo_runner import CHROMIUM, TABLET, Demo, start_demo, stop_demo
+from knowledge import KnowledgeBase
 from tests.console.hostile import BOLD, hostile, hostile_name
+from tests.e2e.conftest import with_library
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -130,14 +132,14 @@ class Planted:
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory, outside: Outside) -> Iterator[Planted]:
+def planted(tmp_path_factory: pytest.TempPathFactory, outside: Outside, library_kb: KnowledgeBase) -> Iterator[Planted]:
     if not CHROMIUM.exists():
         pytest.fail(f"Debian's chromium is missing at {CHROMIUM}: `make browser` installs it")
     folder = tmp_path_factory.mktemp("hostile")
     host = outside.host
     with pytest.MonkeyPatch.context() as env:
         env.setenv("COPILOT_LINE", str(_hostile_line(folder, host)))
-        demo = start_demo(folder / "data")
+        demo = start_demo(with_library(folder / "data", library_kb))
         try:
             # The console opens the knowledge base on first use, so documents ingested now are in it.
             ingested = demo.copilot("ingest", str(_hostile_documents(folder, host)))
@@ -302,12 +304,14 @@ def test_hostile_text_in_every_field_fetches_nothing_and_shows_as_text(planted: 
                 box.fill(hostile("question", host) + " bottles jam on the infeed conveyor")
                 box.press("Enter")
                 expect(page.get_by_text("Answered in", exact=False)).to_be_visible(timeout=120_000)
-            time.sleep(2)  # images and links, if any, are fetched as the page settles
+            # Fixed waits on purpose: they give a request that must never happen (an image or a link fetched from
+            # hostile text as the page settles, or once an expander opens) the time to show up; no event says it won't.
+            time.sleep(2)
             _expand_all(page)
             time.sleep(1)
             _inspect(page, visit, host, all_fields)
         page.close()
-    time.sleep(2)
+    time.sleep(2)  # the last page's late requests, if any, reach the recorder (a fixed wait, as above)
     shown = sorted(visit.shown)
     covered = len(shown) + len(planted.refused_at_entry)
     print(

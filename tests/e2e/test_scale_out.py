@@ -32,10 +32,11 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.server import SimulatorOptions
 from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.evaluation.races import race_line
-from copilot.pipeline.actions import Action, Status
+from copilot.pipeline.actions import Action
 from copilot.pipeline.audit import AuditEntry, AuditEvent, entries
 from copilot.pipeline.db import Database
-from copilot.pipeline.users import Role, add_user, get_user
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import add_user, get_user
 from copilot.services import pipeline_ops
 from copilot.settings import load_settings
 from evals.demo_runner import TABLET
