@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/copilot eval --suite safety
 	$(BIN)/python -m evals.bench_races
 	$(BIN)/python -m evals.bench_console
+	$(BIN)/python -m evals.bench_console --copilot-open --runs 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
