@@ -92,7 +92,9 @@ class LiveLine:
         if not self._started or not self._thread.is_alive():
             return
         try:
-            self.submit(self._end()).result(timeout=10)
+            # Closing a SignAndEncrypt session is a round trip of crypto on both sides: on two busy cores it took
+            # over 10 s once. The bound only keeps a vanished server from hanging the stop forever.
+            self.submit(self._end()).result(timeout=30)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
