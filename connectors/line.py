@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from connectors import yaml_source
 from connectors.errors import LineDefinitionError, TagNotFound
+from connectors.lines import default_line_path as default_line_path  # its older home, still imported from here
 
 # `nsu=<namespace uri>;s=<string id>` or `;i=<numeric id>`: the index is resolved after connecting,
 # because servers number their namespaces differently.
@@ -277,8 +278,3 @@ def load_line(path: str | Path) -> LineDefinition:
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{path}:{where}: {field}: {message}")
         raise LineDefinitionError("invalid line definition\n  " + "\n  ".join(problems)) from err
-
-
-def default_line_path() -> Path:
-    """The bottling line shipped with the project, used by the simulator and the demo."""
-    return Path(__file__).parent / "lines" / "bottling.yaml"

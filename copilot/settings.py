@@ -16,7 +16,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from connectors.line import default_line_path
+from connectors.lines import default_line_path
 from connectors.security_mode import SecurityMode
 from copilot.errors import ConfigError
 

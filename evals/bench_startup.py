@@ -33,18 +33,34 @@ LIBRARY = Path(__file__).resolve().parents[1] / "knowledge" / "library"
 GOAL_HEAVY_S = 3.0
 
 
+def _once(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+    return elapsed
+
+
 def timed(command: list[str], env: dict[str, str], runs: int) -> tuple[float, list[float]]:
     """Median wall time of `runs` runs after one warm-up (the OS file cache, as a person's second call sees it)."""
-    times = []
-    for i in range(runs + 1):
-        start = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-400:]}")
-        if i:
-            times.append(elapsed)
+    times = [_once(command, env) for _ in range(runs + 1)][1:]
     return statistics.median(times), times
+
+
+def interleaved(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Wall times of each command, run in turn round after round after one warm-up round.
+
+    A ratio to the baseline is only fair if both saw the same machine: a neighbour's load that comes and goes then
+    falls on every command of a round alike, instead of on whichever command happened to run during it.
+    """
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, command in commands.items():
+            elapsed = _once(command, env)
+            if round_:
+                times[name].append(elapsed)
+    return times
 
 
 def heaviest_imports(args: list[str], env: dict[str, str], top: int = 6) -> list[tuple[str, float]]:
@@ -83,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         admin = {**env, "COPILOT_NEW_PASSWORD": "bench-startup-" + os.urandom(8).hex()}
         subprocess.run([*COPILOT, "users", "add", "ada", "--role", "admin"], env=admin, capture_output=True, check=True)
         subprocess.run([*COPILOT, "ingest", str(LIBRARY)], env=env, capture_output=True, check=True)
-        baseline, _ = timed(BASELINE, env, args.runs)
+        commands = {"baseline": BASELINE} | {name: [*COPILOT, *cli_args] for name, cli_args in LIGHT.items()}
+        rounds = interleaved(commands, env, args.runs)
+        baseline = statistics.median(rounds.pop("baseline"))
         light: dict[str, Any] = {}
-        for name, cli_args in LIGHT.items():
-            median, runs = timed([*COPILOT, *cli_args], env, args.runs)
+        for name, runs in rounds.items():
+            median = statistics.median(runs)
             light[name] = {"median_s": round(median, 3), "ratio": round(median / baseline, 2), "runs": runs}
         heavy: dict[str, Any] = {}
         for name, cli_args in HEAVY.items():
@@ -96,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": runs,
                 "heaviest_imports_s": [(pkg, round(s, 2)) for pkg, s in heaviest_imports(cli_args, env)],
             }
-    report = {
+    report: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "baseline_s": round(baseline, 3),
         "light": light,
@@ -109,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"# CLI start-up ({report['machine']}; median of {args.runs} runs after one warm-up)")
+    print(
+        f"# CLI start-up ({report['machine']}; median of {args.runs} runs after one warm-up, "
+        "light commands and baseline in turn)"
+    )
     print(f'baseline `python -c "import typer, pydantic, sqlalchemy"`: {baseline:.2f} s')
     print("| command | median s | times the baseline |")
     print("|---|---|---|")

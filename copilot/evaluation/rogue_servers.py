@@ -10,7 +10,6 @@ does receive the password.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from connectors.known_servers import KnownServers, PresentedServer
 from connectors.security import ClientSecurity, Identity, SecurityMode
 from connectors.session import ConnectionOptions, connect, disconnect, presented_server
 from connectors.simulator.impostor import ImpostorOptions, ImpostorServer
+from connectors.simulator.thread import free_port
 
 SECRET = "the-line-password-1"  # what every impostor is after
 _TIMEOUT_S = 1.5  # the replaying impostor never answers the encrypted request: keep its case short
@@ -70,12 +70,6 @@ class _Case:
     options: Options
     check: Check
     genuine_confirmed: bool  # the store holds the genuine server's identity at the impostor's endpoint
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _identity(folder: Path, *, common_name: str, app_uri: str) -> Identity:
@@ -132,7 +126,7 @@ def _impostors(folder: Path, genuine: Identity) -> dict[str, ImpostorOptions]:
 
     def serve(identity: Identity | None, *, uri: str, cert: Path | None = None) -> ImpostorOptions:
         return ImpostorOptions(
-            port=_free_port(),
+            port=free_port(),
             certificate=cert or (identity.certificate if identity else None),
             private_key=identity.private_key if identity else None,
             application_uri=uri,

@@ -227,11 +227,26 @@ class ActionService:
     exactly one of two people deciding at once wins, and the other is told who decided and when.
     """
 
-    def __init__(self, db: Database, line: LineDefinition, *, clock: Clock = time.time, rules: Rules | None = None):
+    def __init__(
+        self,
+        db: Database,
+        line: LineDefinition | Callable[[], LineDefinition],
+        *,
+        clock: Clock = time.time,
+        rules: Rules | None = None,
+    ):
         self.db = db
-        self.line = line
+        self._line = line
         self.clock = clock
         self.rules = rules or Rules()
+
+    @property
+    def line(self) -> LineDefinition:
+        # A loader is called on the first proposal: listing and deciding never need the line definition, and
+        # `actions list` should not wait for it to load.
+        if callable(self._line):
+            self._line = self._line()
+        return self._line
 
     def propose(
         self,

@@ -4,44 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from connectors.errors import ConnectorError, LineUnavailable
 from copilot.pipeline import audit, signin, users
-from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.audit import ChainReport
 from copilot.pipeline.db import Database
-from copilot.pipeline.policy import LineSnapshot
 from copilot.pipeline.states import Role, Status
 from copilot.pipeline.users import User
 from copilot.settings import Settings
 
-# The OPC UA client and the executor load inside the commands that reach the line: `users list` and `actions list`
-# read only the store.
+# The OPC UA client, the executor and the action service load inside the commands that use them: `users list` reads
+# only the store.
 if TYPE_CHECKING:
     from connectors.client import LineClient
     from connectors.line import LineDefinition
+    from copilot.pipeline.actions import Action, ActionService
 
 
 _FIRST_READINGS_S = 5.0
 
 
-@dataclass(frozen=True, kw_only=True)
 class Context:
-    settings: Settings
-    db: Database
-    line: LineDefinition
-    service: ActionService
+    """The pipeline's store, with the line definition and the action service loaded on first use."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+
+    # `users list` reads only the store: loading and checking the line definition (a tenth of a second or more)
+    # waits until a command asks for it.
+    @cached_property
+    def line(self) -> LineDefinition:
+        from connectors.line import load_line
+
+        return load_line(self.settings.line)
+
+    @cached_property
+    def service(self) -> ActionService:
+        from copilot.pipeline.actions import ActionService
+
+        return ActionService(self.db, lambda: self.line)
 
 
 def open_context(settings: Settings, *, create: bool = False) -> Context:
     """The pipeline on the configured database; only `create=True` (the first `users add`) may make a new one."""
-    from connectors.line import load_line
-
-    db = Database(settings.database(), create=create)
-    line = load_line(settings.line)
-    return Context(settings=settings, db=db, line=line, service=ActionService(db, line))
+    return Context(settings, Database(settings.database(), create=create))
 
 
 def users_add(ctx: Context, name: str, role: Role, password: str, *, admin: User | None) -> User:
@@ -120,6 +129,7 @@ def propose(
     ctx: Context, requester: User, tag: str, value: float, reason: str, *, requested: str | None = None
 ) -> Action:
     """Judge a proposal against the live line and record it, allowed or refused."""
+    from copilot.pipeline.policy import LineSnapshot
 
     async def main() -> Action:
         client = await _connected(ctx, _watched(ctx.line, tag))
