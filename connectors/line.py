@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import yaml_source
 from connectors.errors import LineDefinitionError, TagNotFound
@@ -152,8 +152,20 @@ class Setpoint(_Model):
     approval_threshold: float = Field(ge=0, description="changes larger than this need a supervisor too")
     tolerance: float = Field(ge=0, description="how far the live value may drift before a proposal is stale")
     max_changes_per_hour: int = Field(default=6, ge=1)
+    max_shift_change: float | None = Field(
+        default=None,
+        gt=0,
+        description="how far all changes of a shift together may move it from its value at the shift's start; "
+        "max_step when not given, so small steps never reach further than one large step",
+    )
     drives: list[str] = Field(default_factory=list, description="process variables this setpoint moves")
     related: list[str] = Field(default_factory=list, description="measurements that must be fresh to change it")
+
+    @model_validator(mode="after")
+    def _a_shift_allows_a_step(self) -> Self:
+        if self.max_shift_change is not None and self.max_shift_change < self.max_step:
+            raise ValueError(f"max_shift_change {self.max_shift_change:g} is less than one max_step {self.max_step:g}")
+        return self
 
 
 class Tag(_Model):
@@ -213,6 +225,34 @@ class LineInfo(_Model):
     name: str
     namespace_uri: str = Field(min_length=1)
     description: str = ""
+    shifts: list[str] = Field(
+        default_factory=lambda: ["06:00", "14:00", "22:00"],
+        min_length=1,
+        description="local clock times at which shifts start",
+    )
+    timezone: str = Field(default="", description="IANA zone of the shift times; the machine's own when empty")
+
+    @field_validator("shifts")
+    @classmethod
+    def _clock_times(cls, shifts: list[str]) -> list[str]:
+        for at in shifts:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
+                raise ValueError(f"shift start {at!r} is not a clock time such as 06:00")
+        if len(set(shifts)) != len(shifts):
+            raise ValueError("a shift start is given twice")
+        return sorted(shifts)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        if zone:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as err:
+                raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as Europe/Berlin") from err
+        return zone
 
 
 class LineDefinition(_Model):

@@ -32,6 +32,9 @@ class RankedCause:
     evidence_for: tuple[str, ...]
     evidence_against: tuple[str, ...]
     citations: tuple[Citation, ...]
+    # The remedy as ordered steps, each with its condition and whether the live line meets it.
+    steps: tuple[dict[str, Any], ...] = ()
+    lead: str = ""  # a stop, replace or maintenance step whose condition is met: it comes before anything else
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +67,8 @@ class Answer:
     thread_id: str
     abstained: bool = False  # True when the evidence did not support any cause
     notes: tuple[str, ...] = field(default_factory=tuple)  # stale tags skipped, tools that failed, limits hit
+    # Earlier decisions on the changes the remedy asks for: rejected, withdrawn, tried or waiting, this shift.
+    remembered: tuple[str, ...] = field(default_factory=tuple)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +89,7 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
                     "evidence_for": tuple(c["evidence_for"]),
                     "evidence_against": tuple(c["evidence_against"]),
                     "citations": tuple(_citation(x) for x in c["citations"]),
+                    "steps": tuple(c.get("steps", ())),
                 }
             )
             for c in data["causes"]
@@ -97,4 +103,5 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
         thread_id=data["thread_id"],
         abstained=data["abstained"],
         notes=tuple(data["notes"]),
+        remembered=tuple(data.get("remembered", ())),
     )

@@ -142,6 +142,7 @@ def build_graph(turn: Turn, checkpointer: BaseCheckpointSaver[Any]) -> CompiledS
             thread_id=turn.thread_id,
             abstained=diagnosis.abstained,
             notes=tuple(bench.notes),
+            remembered=tuple(bench.remembered),
         )
         answer = replace(answer, latency_s=round(time.perf_counter() - turn.started, 3))
         return {"messages": [AIMessage(content=text)], "answers": [answer.as_json()], "scratch": []}

@@ -102,6 +102,7 @@ class Workbench:
     citations: dict[str, Citation] = field(default_factory=dict)
     proposals: list[DraftedProposal] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    remembered: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> LineDefinition:
@@ -212,6 +213,10 @@ class Workbench:
             )
         except (CopilotError, ConnectorError) as err:
             raise ToolRefused(str(err)) from err
+        return self.show(action, reason)
+
+    def show(self, action: Action, rationale: str) -> DraftedProposal:
+        """Put an action on this answer's proposal cards (once), where people approve or reject it."""
         drafted = DraftedProposal(
             action_id=action.id,
             tag=action.tag,
@@ -220,7 +225,7 @@ class Workbench:
             unit=action.unit,
             status=action.status.value,
             reasons=tuple(action.refusals),
-            rationale=reason[:500],
+            rationale=rationale[:500],
             needs_supervisor=action.supervisor_needed,
         )
         if all(p.action_id != drafted.action_id for p in self.proposals):

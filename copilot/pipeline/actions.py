@@ -23,6 +23,7 @@ from copilot.pipeline.approval import Refusal, approval_refusal
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import ActionRow, ApprovalRow, AuditRow, Database, SwitchRow
 from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.shifts import shift_start
 from copilot.pipeline.states import Role, Status
 from copilot.pipeline.users import User
 
@@ -171,6 +172,21 @@ def recent_changes(session: Session, tag: str, now: float, window_s: float = 360
     return len(rows)
 
 
+def shift_start_value(session: Session, line: LineDefinition, tag: str, now: float) -> float | None:
+    """The setpoint's value when this shift began: the old value of its first write this shift, if it had one."""
+    first = session.execute(
+        select(ActionRow.old_value)
+        .where(
+            ActionRow.tag == tag,
+            ActionRow.status.in_([Status.WRITING.value, Status.SUCCEEDED.value, Status.UNVERIFIED.value]),
+            ActionRow.write_started_at >= shift_start(line.line, now),
+        )
+        .order_by(ActionRow.write_started_at)
+        .limit(1)
+    ).scalar()
+    return None if first is None else float(first)
+
+
 def _clock_text(at: float) -> str:
     return datetime.fromtimestamp(at).astimezone().strftime("%H:%M:%S %Z").strip()
 
@@ -271,7 +287,14 @@ class ActionService:
         tag = untrusted.one_line(tag, 128)
         now = self.clock()
         with self.db.session() as s:
-            decision = policy.check(self.line, tag, value, snapshot, recent_changes=recent_changes(s, tag, now))
+            decision = policy.check(
+                self.line,
+                tag,
+                value,
+                snapshot,
+                recent_changes=recent_changes(s, tag, now),
+                shift_start_value=shift_start_value(s, self.line, tag, now),
+            )
             reasons = list(decision.reasons)
             number = policy.as_number(value)
             stored = number if math.isfinite(number) else 0.0  # not storable everywhere; refused anyway

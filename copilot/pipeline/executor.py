@@ -24,6 +24,7 @@ from copilot.pipeline.actions import (
     move,
     recent_changes,
     record,
+    shift_start_value,
 )
 from copilot.pipeline.audit import AuditEvent
 from copilot.pipeline.db import ActionRow, ApprovalRow, Database, SwitchRow
@@ -224,8 +225,14 @@ class Executor:
         readings[tag] = live
         snapshot = LineSnapshot(available=self.client.available, readings=readings)
         with self.db.reader() as s:
+            now = self.clock()
             decision = policy.check(
-                self.line, tag, row.new_value, snapshot, recent_changes=recent_changes(s, tag, self.clock())
+                self.line,
+                tag,
+                row.new_value,
+                snapshot,
+                recent_changes=recent_changes(s, tag, now),
+                shift_start_value=shift_start_value(s, self.line, tag, now),
             )
         # The step is judged against the value at proposal time, already checked; the live value may differ
         # by at most the tolerance, so only the other rules are re-applied here.

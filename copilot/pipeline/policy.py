@@ -54,8 +54,13 @@ def check(
     snapshot: LineSnapshot,
     *,
     recent_changes: int,
+    shift_start_value: float | None = None,
 ) -> PolicyDecision:
-    """Every reason the change may not be made; an empty list means policy allows it."""
+    """Every reason the change may not be made; an empty list means policy allows it.
+
+    `shift_start_value` is the setpoint's value when the shift began, if it was written since; without it the
+    current value is where the shift started.
+    """
     reasons: list[str] = []
     tag = next((t for t in line.tags if t.name == tag_name), None)
     if tag is None:
@@ -86,6 +91,14 @@ def check(
         if current is not None and abs(value - current) > sp.max_step + 1e-9:
             reasons.append(
                 f"a change of {abs(value - current):g} {tag.unit} is more than the maximum step of {sp.max_step:g}"
+            )
+        # Summed over the shift, so four steps of 0.1 cannot walk a setpoint where one step of 0.4 may not go. With
+        # no write yet this shift the step rule above is the same test (a shift allows at least one full step).
+        limit = sp.max_shift_change if sp.max_shift_change is not None else sp.max_step
+        if shift_start_value is not None and abs(value - shift_start_value) > limit + 1e-9:
+            reasons.append(
+                f"{tag.name} started this shift at {shift_start_value:g} {tag.unit}; {value:g} would move it "
+                f"{abs(value - shift_start_value):g} from there, more than the {limit:g} one shift allows"
             )
         if recent_changes >= sp.max_changes_per_hour:
             reasons.append(

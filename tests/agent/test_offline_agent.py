@@ -68,14 +68,14 @@ def test_a_healthy_line_gets_no_fault_found(copilot: CoPilot, pipeline: Pipeline
 def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_asker(
     own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
-    develop(own_sim, own_live, "capper_clutch_worn")
-    first = own_copilot.ask("Why are caps loose?", thread_id="caps", user=pipeline.operator)
-    assert "clutch" in first.causes[0].cause.lower()
+    develop(own_sim, own_live, "filler_valve_leak")
+    first = own_copilot.ask("Why is the bowl level low?", thread_id="caps", user=pipeline.operator)
+    assert "leak" in first.causes[0].cause.lower()
     (proposal,) = first.proposals
-    assert proposal.tag == "capper.torque_sp"
+    assert proposal.tag == "filler.bowl_level_sp"
     assert proposal.status == "pending"
     assert proposal.current is not None
-    assert proposal.proposed == pytest.approx(proposal.current + 0.1)
+    assert proposal.proposed == pytest.approx(proposal.current + 5)
     action = pipeline.service.get(proposal.action_id)
     assert action.requested_by == "olga"
     assert action.via_agent
@@ -85,6 +85,51 @@ def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_a
     again = own_copilot.ask("And now?", thread_id="caps", user=pipeline.operator)
     assert [p.action_id for p in again.proposals] == [proposal.action_id]
     assert len(pipeline.service.list_actions()) == 1
+    assert any("still waiting for approval" in line for line in again.remembered)
+
+
+def test_a_met_replace_condition_leads_and_no_stopgap_is_drafted(
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
+) -> None:
+    develop(own_sim, own_live, "capper_clutch_worn")
+    wait_until(
+        lambda: (r := own_live.cache.reading("capper.reject_rate")) is not None and float(r.value or 0) > 1.2,  # type: ignore[arg-type]
+        timeout_s=60,
+        what="the capper's reject rate to pass the manual's 1 % limit",
+    )
+    answer = own_copilot.ask(
+        "Capper rejects are high, can we raise the torque?", thread_id="cap", user=pipeline.operator
+    )
+    top = answer.causes[0]
+    assert "clutch" in top.cause.lower()
+    assert answer.proposals == (), "the torque stopgap is not drafted once the clutches must be replaced at once"
+    assert pipeline.service.list_actions() == []
+    assert "replace the worn clutches" in top.lead
+    assert "capper.reject_rate" in top.lead
+    lines = answer.text.splitlines()
+    assert lines[1].startswith("Do first: Lock out and replace the worn clutches"), answer.text
+    assert "condition is met: capper.reject_rate" in lines[1]
+    met = [s for s in top.steps if s["kind"] == "replace" and s["state"] == "met"]
+    assert met, top.steps
+    assert any("no setpoint stopgap drafted" in n for n in answer.notes)
+
+
+def test_a_rejected_change_is_not_drafted_again_and_the_answer_says_who_and_why(
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
+) -> None:
+    develop(own_sim, own_live, "filler_valve_leak")
+    first = own_copilot.ask("Why is the bowl level low?", thread_id="leak", user=pipeline.operator)
+    (proposal,) = first.proposals
+    pipeline.service.reject(proposal.action_id, pipeline.supervisor, "the valve gets changed at 14:00")
+    again = own_copilot.ask("Bowl level still low, what now?", thread_id="leak", user=pipeline.operator)
+    assert "leak" in again.causes[0].cause.lower()
+    assert all(p.tag != "filler.bowl_level_sp" for p in again.proposals), "the rejected change is not drafted again"
+    assert len(pipeline.service.list_actions(tag="filler.bowl_level_sp")) == 1
+    (said,) = again.remembered
+    assert said.startswith(f"{pipeline.supervisor.name} rejected filler.bowl_level_sp")
+    assert '"the valve gets changed at 14:00"' in said
+    assert " ago)" in said
+    assert said in again.text
 
 
 def test_a_line_that_is_down_gets_no_diagnosis(

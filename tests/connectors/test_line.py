@@ -80,6 +80,21 @@ def test_small_file_loads_with_numeric_and_string_ids(tmp_path: Path) -> None:
         ("    equipment: filler\n    unit", "    equipment: mixer\n    unit", 1, "(top level)", "unknown equipment"),
         ("      max_step: 5", "      max_step: -5", 25, "tags.1.setpoint.max_step", "greater than 0"),
         ("      writable: true", "      writable: true\n      bogus: 1", 24, "tags.1.setpoint.bogus", "Extra"),
+        ("      max_step: 5", "      max_step: 5\n      max_shift_change: 2", 22, "tags.1.setpoint", "less than one"),
+        (
+            "  namespace_uri: urn:test:line",
+            "  namespace_uri: urn:test:line\n  shifts: ['6:00']",
+            5,
+            "line.shifts",
+            "06:00",
+        ),
+        (
+            "  namespace_uri: urn:test:line",
+            "  namespace_uri: urn:test:line\n  timezone: Mars/Olympus",
+            5,
+            "line.timezone",
+            "IANA",
+        ),
     ],
 )
 def test_invalid_file_names_file_line_and_field(

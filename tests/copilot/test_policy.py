@@ -148,3 +148,31 @@ def test_every_reason_is_reported_not_just_the_first(line: LineDefinition) -> No
     snapshot = replace(healthy(line), available=False)
     found = reasons(line, 1e9, snapshot=snapshot, recent=99)
     assert len(found) >= 4  # EURange, envelope, step, rate, unavailable
+
+
+def test_changes_are_summed_over_the_shift(line: LineDefinition) -> None:
+    sp = line.tag(TAG).setpoint
+    assert sp is not None
+    start = current(line) - sp.max_step  # one full step was already written this shift
+    now_value = current(line)
+    allowed = check(line, TAG, now_value, healthy(line), recent_changes=1, shift_start_value=start).reasons
+    assert allowed == []
+    further = check(line, TAG, now_value + 0.5, healthy(line), recent_changes=1, shift_start_value=start).reasons
+    assert len(further) == 1
+    assert f"started this shift at {start:g}" in further[0]
+    assert f"more than the {sp.max_step:g} one shift allows" in further[0]
+    back = check(line, TAG, start + 0.5, healthy(line), recent_changes=1, shift_start_value=start).reasons
+    assert back == [], "walking back toward the shift's value is always allowed"
+
+
+def test_a_line_may_allow_more_per_shift_than_one_step(line: LineDefinition) -> None:
+    sp = line.tag(TAG).setpoint
+    assert sp is not None
+    data = line.model_dump()
+    (entry,) = [t for t in data["tags"] if t["name"] == TAG]
+    entry["setpoint"]["max_shift_change"] = sp.max_step * 2
+    wider = LineDefinition.model_validate(data)
+    start = current(line) - sp.max_step
+    value = current(line) + sp.max_step / 2
+    assert check(wider, TAG, value, healthy(line), recent_changes=1, shift_start_value=start).reasons == []
+    assert check(line, TAG, value, healthy(line), recent_changes=1, shift_start_value=start).reasons != []

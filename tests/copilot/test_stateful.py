@@ -5,7 +5,8 @@ everyone, clock jumps (backwards too), the kill switch, executions (some crashin
 a disconnected client), reconciles, changes at the panel and rare real outages of the OPC UA server. Every write
 that reaches the simulator is judged at once against a model of the rules kept by this test, never by asking the
 executor: inside the envelope, a writable non-safety-critical setpoint, approved as the rules require and unexpired
-by the fake clock, once per action, never while writes are switched off. The audit chain must verify after every
+by the fake clock, once per action, never while writes are switched off, and never further from the value the
+setpoint had before the shift's first write than the shift allows. The audit chain must verify after every
 step.
 
 One simulator and one client serve the whole run (starting a server costs seconds); each sequence gets a fresh
@@ -55,6 +56,7 @@ from copilot.pipeline.actions import ActionService, Rules
 from copilot.pipeline.db import Database, default_url
 from copilot.pipeline.executor import Executor
 from copilot.pipeline.policy import LineSnapshot
+from copilot.pipeline.shifts import shift_start
 from copilot.pipeline.states import Role, Status
 from copilot.pipeline.users import User, add_user, get_user
 from tests.conftest import free_port
@@ -230,6 +232,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.writes_on = True
         self.executing = ""
         self.written: set[str] = set()
+        self.shift_values: dict[tuple[str, float], float | None] = {}
         self.violations: list[str] = []
         w.machine = self
 
@@ -266,6 +269,15 @@ class PipelineMachine(RuleBasedStateMachine):
                 problems.append("(c) a big change without a supervisor")
             if now >= model.created + RULES.proposal_ttl_s:
                 problems.append("(c) the proposal had expired")
+        # (f) the shift's changes summed: measured from the line's value before the shift's first write to the tag.
+        sim = world().sim
+        before = sim.process.values().get(tag) if sim is not None else None
+        start = self.shift_values.setdefault((tag, shift_start(LINE.line, now)), before)
+        if sp is not None and start is not None:
+            limit = sp.max_shift_change if sp.max_shift_change is not None else sp.max_step
+            # The first write's old value is the one proposed, which the executor lets drift by the tolerance.
+            if abs(value - start) > limit + sp.tolerance + 1e-9:
+                problems.append(f"(f) {tag} moved {abs(value - start):g} from {start:g} this shift (limit {limit:g})")
         if self.executing in self.written:
             problems.append("(d) a second write for one action")
         if not self.writes_on:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from connectors.line import LineDefinition
 from copilot.agent.offline.observe import Observation
-from copilot.agent.offline.remedies import moves
 from knowledge.citations import RecordHit
+from knowledge.steps import moves
 
 # Records about a dead or stuck transmitter: for them a frozen value is the evidence and a moving one is not.
 _FROZEN_WORDS = re.compile(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from copilot.agent.answer import RankedCause
+from copilot.agent.offline.conditions import JudgedStep, State, judge
 from copilot.agent.offline.diagnosis import ABSTAIN_BELOW, Candidate, rank
+from copilot.agent.offline.memory import direction, recall, since, told
 from copilot.agent.offline.observe import Observation
-from copilot.agent.offline.remedies import adjustments
 from copilot.agent.workbench import ToolRefused, Workbench, citation_from_record, reading_used
-from knowledge.citations import Citation
+from knowledge.citations import Citation, RecordHit
 from knowledge.errors import KnowledgeError
+from knowledge.steps import StepKind, parse_steps
 
 # Only a cause this likely is worth an approver's time.
 DRAFT_AT = 0.5
@@ -32,22 +34,59 @@ class Diagnosis:
     abstained: bool
 
 
-def _adjustment(bench: Workbench, remedy: str) -> Adjustment | None:
+def judged_steps(bench: Workbench, record: RecordHit, observation: Observation) -> list[JudgedStep]:
+    """Every step of the record's remedy, each condition settled against the live line or left for a person."""
+    cache = bench.line_view.cache
+    return [judge(step, record, bench.line, observation, cache, bench.clock()) for step in parse_steps(record.remedy)]
+
+
+def leading(steps: list[JudgedStep]) -> list[JudgedStep]:
+    """Steps that stop, replace or call maintenance whose condition the line now meets: they come first."""
+    return [j for j in steps if j.step.kind.escalates and j.conditional and j.state is State.MET]
+
+
+def _adjustment(
+    bench: Workbench, steps: list[JudgedStep], remembered: list[str], watched: list[str]
+) -> Adjustment | None:
+    """The first setpoint step that applies now and that nobody already said no to or tried this shift."""
     writable = {t.name: t for t in bench.line.tags if t.writable}
-    for sentence, how, tag, amount in adjustments(remedy):
-        if tag not in writable:
+    # "Do not change `capper.torque_sp`": a setpoint the remedy itself forbids is never drafted from it.
+    forbidden = {tag for j in steps if j.step.kind is StepKind.AVOID for tag in j.step.tags}
+    now = bench.clock().timestamp()
+    for judged in steps:
+        step = judged.step
+        if step.kind is not StepKind.ADJUST or step.amount is None or step.tag not in writable:
             continue
-        reading = bench.line_view.cache.reading(tag)
+        if judged.state is not State.MET:
+            if judged.state is State.CHECK:
+                bench.notes.append(f"no proposal from '{step.text[:80]}': {judged.detail}; a person judges it")
+            continue
+        if step.tag in forbidden:
+            bench.notes.append(f"no proposal for {step.tag}: the remedy says not to change it")
+            continue
+        reading = bench.line_view.cache.reading(step.tag)
         if reading is None or not reading.usable or not isinstance(reading.value, int | float):
-            bench.notes.append(f"no proposal for {tag}: its reading is not usable")
+            bench.notes.append(f"no proposal for {step.tag}: its reading is not usable")
             continue
         current = float(reading.value)
-        value = current + amount if how == "by" else amount
-        normal = writable[tag].normal
+        value = current + step.amount if step.how == "by" else step.amount
+        normal = writable[step.tag].normal
         if normal is not None and _further_out(current, value, normal.low, normal.high):
-            bench.notes.append(f"no proposal for {tag}: {value:g} would take it further from its normal band")
+            bench.notes.append(f"no proposal for {step.tag}: {value:g} would take it further from its normal band")
             continue
-        return Adjustment(tag=tag, value=round(value, 6), sentence=sentence)
+        past = recall(bench.actions, step.tag, direction(current, value), now=now)
+        if past is not None:
+            sentence = told(past, now)
+            if past.verdict == "pending":
+                bench.show(past.action, past.action.reason)  # the card to approve is the one already waiting
+                remembered.append(sentence)
+                return None
+            if past.verdict == "tried":
+                units = {t.name: t.unit for t in bench.line.tags}
+                sentence += " " + since(bench.line_view.cache, watched or [step.tag], past.at, units)
+            remembered.append(sentence)
+            continue  # said no to or tried: the remedy's next step that applies may still help
+        return Adjustment(tag=step.tag, value=round(value, 6), sentence=step.text)
     return None
 
 
@@ -76,7 +115,7 @@ def _supporting(bench: Workbench, candidate: Candidate) -> list[Citation]:
     return [c for c in found if c.kind != "table"][:SUPPORTING_PASSAGES] or found[:1]
 
 
-def _cause(bench: Workbench, candidate: Candidate) -> RankedCause:
+def _cause(bench: Workbench, candidate: Candidate, steps: list[JudgedStep]) -> RankedCause:
     record = candidate.record
     citations = [citation_from_record(record), *(citation_from_record(m) for m in candidate.merged)]
     citations += _supporting(bench, candidate)
@@ -90,6 +129,8 @@ def _cause(bench: Workbench, candidate: Candidate) -> RankedCause:
         evidence_for=candidate.evidence_for,
         evidence_against=candidate.evidence_against,
         citations=tuple(citations),
+        steps=tuple(j.as_json() for j in steps),
+        lead=next((f"{j.step.text} ({j.detail})" for j in leading(steps)), ""),
     )
 
 
@@ -168,11 +209,19 @@ def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosi
             causes=(),
             abstained=True,
         )
-    causes = [_cause(bench, c) for c in ranked[:TOP_CAUSES]]
+    per_cause = [judged_steps(bench, c.record, observation) for c in ranked[:TOP_CAUSES]]
+    causes = [_cause(bench, c, steps) for c, steps in zip(ranked[:TOP_CAUSES], per_cause, strict=True)]
     _use_readings(bench, observation, list(observation.deviations))
-    top = ranked[0]
+    top, steps = ranked[0], per_cause[0]
+    first = leading(steps)
+    remembered: list[str] = []
     drafted = ""
-    if draft and top.confidence >= DRAFT_AT and (change := _adjustment(bench, top.record.remedy)) is not None:
+    watched = [t for t in top.record.related_tags if t in observation.deviations]
+    if first:
+        # The manual's own condition for stopping, replacing or calling maintenance is met: a setpoint stopgap
+        # would only delay that, so none is drafted for this cause.
+        bench.notes.append(f"no setpoint stopgap drafted: '{first[0].step.text[:80]}' applies now")
+    elif draft and top.confidence >= DRAFT_AT and (change := _adjustment(bench, steps, remembered, watched)):
         proposal = bench.propose(
             change.tag,
             change.value,
@@ -190,20 +239,49 @@ def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosi
             if proposal.current is not None
             else f"\n\nI drafted a setpoint change for {proposal.tag}: {verdict}."
         )
-    return Diagnosis(text=_compose(causes, observation, unusable_note) + drafted, causes=tuple(causes), abstained=False)
+    bench.remembered.extend(remembered)
+    text = _compose(causes, steps, first, remembered, observation, unusable_note) + drafted
+    return Diagnosis(text=text, causes=tuple(causes), abstained=False)
 
 
-def _compose(causes: list[RankedCause], observation: Observation, unusable_note: str) -> str:
+def confidence_words(confidence: float) -> str:
+    return "high" if confidence >= 0.8 else "medium" if confidence >= 0.5 else "low"
+
+
+def _step_line(j: JudgedStep) -> str:
+    text = j.step.text.rstrip(";")
+    if not j.conditional:
+        return text
+    if j.state is State.MET:
+        return f"{text} [condition met: {j.detail}]"
+    if j.state is State.NOT_MET:
+        return f"{text} [not now: {j.detail}]"
+    return f"check: {text} [{j.detail}]"
+
+
+def _compose(
+    causes: list[RankedCause],
+    steps: list[JudgedStep],
+    first: list[JudgedStep],
+    remembered: list[str],
+    observation: Observation,
+    unusable_note: str,
+) -> str:
     top = causes[0]
     source = top.citations[0].where() if top.citations else "the library"
     lines = [
-        f"Most likely cause (confidence {top.confidence:.2f}): {top.cause}",
-        "",
-        "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + ".",
+        f"Most likely cause ({confidence_words(top.confidence)} confidence, {top.confidence:.2f}): {top.cause}",
     ]
+    if first:
+        lead = first[0]
+        lines.append(f"Do first: {lead.step.text.rstrip(';.')}. The manual's condition is met: {lead.detail}.")
+    lines += ["", "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + "."]
     if top.evidence_against:
         lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
-    lines += ["", f"What to do ({source}): {top.remedy}"]
+    lines += ["", f"What to do ({source}):"]
+    lines += [f"{j.step.order}. {_step_line(j)}" for j in steps] or [top.remedy]
+    if remembered:
+        lines += ["", *remembered]
     if len(causes) > 1:
         lines += ["", "Other possible causes:"]
         lines += [f"{i}. {c.cause} (confidence {c.confidence:.2f})" for i, c in enumerate(causes[1:], start=2)]
