@@ -215,3 +215,18 @@ def test_an_alarm_condition_is_read_from_the_active_alarms(line: LineDefinition)
     assert met.state is State.MET
     (quiet,) = _judged(line, remedy, record, _cache(line, {}))
     assert quiet.state is State.NOT_MET
+
+
+def test_a_word_in_the_tags_name_beats_one_in_a_description(line: LineDefinition) -> None:
+    remedy = "Until the product is below 10 °C again, lower `chiller.supply_temp_sp` by 1 °C, one step."
+    record = _record(remedy, "chiller", ("chiller.supply_temp", "chiller.return_temp", "filler.product_temp"))
+    (step,) = parse_steps(remedy)
+    assert step.condition is not None
+    tag, why = resolve(step.condition, record, line)
+    assert tag is not None, why
+    assert tag.name == "filler.product_temp"
+    (warm,) = _judged(line, remedy, record, _cache(line, {"filler.product_temp": [12.5]}))
+    assert warm.state is State.MET
+    assert "filler.product_temp 12.5 °C (>= 10 °C)" in warm.detail
+    (cool,) = _judged(line, remedy, record, _cache(line, {"filler.product_temp": [8.0]}))
+    assert cool.state is State.NOT_MET

@@ -82,8 +82,13 @@ def _best(condition: Condition, words: set[str], pool: list[Tag]) -> tuple[Tag |
             continue
         if (tag.setpoint is not None) != wants_setpoint:
             continue
-        tokens = _words(tag.name.replace(".", " ").replace("_", " ") + " " + tag.description)
-        score = sum(1 for w in words if any(_alike(w, t) for t in tokens))
+        # A word in the tag's own name counts twice one in its description: "the product" in °C is
+        # filler.product_temp, not the chiller temperature whose description mentions the product cooler.
+        named = _words(tag.name.replace(".", " ").replace("_", " "))
+        described = _words(tag.description)
+        score = sum(
+            2 if any(_alike(w, t) for t in named) else 1 if any(_alike(w, t) for t in described) else 0 for w in words
+        )
         if score:
             scored.append((score, tag))
     if not scored:
