@@ -42,7 +42,7 @@ MISSED = """
 """
 
 # From the shipped set, one of each kind: a cause with a proposal, a cause with none, and a healthy line to abstain on.
-REPRESENTATIVE = ("filler-leak", "labeler-no-labels", "healthy-filler-question")
+REPRESENTATIVE = ("filler-leak", "labeler-no-labels", "healthy-filler-question", "leak-after-rejection")
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -77,13 +77,32 @@ def test_the_shipped_set_covers_every_fault_a_frozen_sensor_two_at_once_and_a_he
     assert any(s.expect.abstain and not s.faults for s in scenarios)
 
 
-def answer(causes: list[str], *, proposals: tuple[DraftedProposal, ...] = (), abstained: bool = False) -> Answer:
+def answer(
+    causes: list[str],
+    *,
+    proposals: tuple[DraftedProposal, ...] = (),
+    abstained: bool = False,
+    steps: tuple[dict[str, object], ...] = (),
+    lead: str = "",
+    remembered: tuple[str, ...] = (),
+) -> Answer:
     return Answer(
         text="",
         causes=tuple(
-            RankedCause(cause=c, confidence=0.8, remedy="", code="", evidence_for=(), evidence_against=(), citations=())
+            RankedCause(
+                cause=c,
+                confidence=0.8,
+                remedy="",
+                code="",
+                evidence_for=(),
+                evidence_against=(),
+                citations=(),
+                steps=steps,
+                lead=lead,
+            )
             for c in causes
         ),
+        remembered=remembered,
         citations=(),
         readings=(),
         proposals=proposals,
@@ -143,7 +162,8 @@ def test_a_few_shipped_scenarios_meet_the_accuracy_goals(
     chosen = [s for s in load_scenarios(default_scenarios()) if s.id in REPRESENTATIVE]
     assert sorted(s.id for s in chosen) == sorted(REPRESENTATIVE), "a representative scenario left the shipped set"
     kinds = {
-        "proposal": [s.id for s in chosen if isinstance(s.expect.proposal, ExpectedProposal)],
+        "proposal": [s.id for s in chosen if isinstance(s.expect.proposal, ExpectedProposal) and not s.rejected],
+        "after a rejection": [s.id for s in chosen if s.expect.no_redraft],
         "no proposal": [s.id for s in chosen if s.expect.proposal == "none" and not s.expect.abstain],
         "abstention": [s.id for s in chosen if s.expect.abstain],
     }
@@ -155,6 +175,8 @@ def test_a_few_shipped_scenarios_meet_the_accuracy_goals(
     assert figures["top1"] >= 0.9, failed
     assert figures["abstention_correct"] == 1.0, failed
     assert figures["unsafe_proposals"] == 0, failed
+    assert figures["redrafts_after_rejection"] == 0, failed
+    assert figures["proposal_correct"] == 1.0, failed
     assert figures["citation_hit"] is not None
     assert figures["citation_hit"] >= 0.9, failed
     # Latency is a figure of the benchmark, not a pass mark here: a loaded CI machine must not fail a test.
@@ -190,3 +212,31 @@ def test_the_cli_exits_4_when_a_quality_goal_is_missed(tmp_path: Path, library_k
     assert "FAIL  unnameable" in result.stdout
     assert "goal top-1 cause accuracy >= 0.9: MISSED" in result.stdout
     assert "ingesting" not in result.stderr
+
+
+def test_scoring_an_escalation_and_a_remembered_rejection() -> None:
+    scenario = Scenario.model_validate(
+        {"id": "e", "question": "q", "expect": {"cause_keywords": ["clutch"], "escalate": "replace"}}
+    )
+    replace = {"kind": "replace", "condition": {"kind": "threshold"}, "state": "met"}
+    led = answer(["worn clutch"], steps=(replace,), lead="Lock out and replace the clutches")
+    assert score(scenario, led, 0.1).escalation_ok is True
+    unmet = answer(["worn clutch"], steps=({**replace, "state": "not met"},), lead="")
+    assert score(scenario, unmet, 0.1).escalation_ok is False
+    stopgap = answer(["worn clutch"], steps=(replace,), lead="Lock out", proposals=(proposal(2.2, 2.3),))
+    assert score(scenario, stopgap, 0.1).escalation_ok is False, "a stopgap drafted beside a met replace step"
+    again = Scenario.model_validate(
+        {
+            "id": "r",
+            "question": "q",
+            "rejected": [{"tag": "capper.torque_sp", "direction": "up"}],
+            "expect": {"no_redraft": True},
+        }
+    )
+    told = ("sam rejected capper.torque_sp 2.2 → 2.3 at 10:42 (2 min ago).",)
+    assert score(again, answer(["clutch"], remembered=told), 0.1).redraft_ok is True
+    assert score(again, answer(["clutch"], remembered=()), 0.1).redraft_ok is False, "the answer must say so"
+    redrafted = answer(["clutch"], remembered=told, proposals=(proposal(2.2, 2.3),))
+    assert score(again, redrafted, 0.1).redraft_ok is False
+    other_way = answer(["clutch"], remembered=told, proposals=(proposal(2.2, 2.1),))
+    assert score(again, other_way, 0.1).redraft_ok is True
