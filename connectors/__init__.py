@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connectors.alarms import ActiveAlarm
+    from connectors.display import clock_and_age, number, rounded
     from connectors.errors import (
         ConnectorError,
         LineDefinitionError,
@@ -39,7 +40,10 @@ _LAZY = {
     "ServerNotTrusted": "connectors.errors",
     "Tag": "connectors.line",
     "Verdict": "connectors.known_servers",
+    "clock_and_age": "connectors.display",
     "default_line_path": "connectors.line",
+    "number": "connectors.display",
+    "rounded": "connectors.display",
     "load_line": "connectors.line",
 }
 
@@ -68,6 +72,9 @@ __all__ = [
     "ServerNotTrusted",
     "Tag",
     "Verdict",
+    "clock_and_age",
     "default_line_path",
     "load_line",
+    "number",
+    "rounded",
 ]

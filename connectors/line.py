@@ -13,6 +13,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors import yaml_source
+from connectors.display import rounded
 from connectors.errors import LineDefinitionError, TagNotFound
 from connectors.lines import default_line_path as default_line_path  # its older home, still imported from here
 
@@ -179,10 +180,17 @@ class Tag(_Model):
     eu_range: Band | None = None
     normal: Band | None = None
     description: str = ""
+    resolution: float | None = Field(
+        default=None, gt=0, description="the smallest step the instrument resolves; a default per unit otherwise"
+    )
     update_interval_s: float = Field(default=1.0, gt=0)
     safety_critical: bool = False
     setpoint: Setpoint | None = None
     alarms: list[Alarm] = Field(default_factory=list)
+
+    def shown(self, value: float | int | bool | str | None) -> str:
+        """The value as the line's people read it: at this instrument's resolution, with the unit."""
+        return rounded(value, self.unit, self.resolution)
 
     @model_validator(mode="before")
     @classmethod

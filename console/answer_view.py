@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
+from connectors import clock_and_age, rounded
 from console import proposal_card
 from console.widgets import document_line, label, literal, show_text
 from copilot.agent import Answer, DraftedProposal, RankedCause, ReadingUsed
@@ -92,9 +94,11 @@ def readings_table(readings: tuple[ReadingUsed, ...]) -> pd.DataFrame:
         [
             {
                 "tag": plain(r.tag),
-                "value": plain(f"{r.value} {r.unit}".strip()),
+                "value": plain(rounded(r.value, r.unit)),
                 "quality": r.quality,
-                "source time (UTC)": r.source_time or "no timestamp",
+                "source time": clock_and_age(datetime.fromisoformat(r.source_time))
+                if r.source_time
+                else "no timestamp",
                 "normal": r.normal or "",
                 "deviation": r.deviation or "",
             }

@@ -178,7 +178,7 @@ def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
             f'<div class="tile dim" data-tag="{data_tag}" data-quality="none"><div class="name">{name}</div>'
             '<div class="value">—</div><div class="state">no reading yet</div></div>'
         )
-    value = html_text(format_value(reading))
+    value = html_text(format_value(reading, tag))
     unit = html_text(tag.unit) if not isinstance(reading.value, bool) else ""
     classes = ["tile"]
     state = QUALITY_WORD[reading.quality]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from connectors.discovery import DiscoveredVariable
     from connectors.known_servers import KnownServer, KnownServers, PresentedServer, Verdict
-    from connectors.line import LineDefinition
+    from connectors.line import LineDefinition, Tag
     from connectors.readings import Reading
     from connectors.security import ClientSecurity
     from connectors.session import ConnectionOptions
@@ -223,14 +223,13 @@ def json_lines(readings: list[Reading]) -> Iterator[str]:
         yield json.dumps({**reading_json(reading), "printed_at": stamp})
 
 
-def format_value(reading: Reading) -> str:
+def format_value(reading: Reading, tag: Tag | None = None) -> str:
     """A value as a person reads it on a panel: sensible precision, booleans as words."""
-    value = reading.value
-    if isinstance(value, bool):
-        return "ON" if value else "off"
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.1f}"
-    return str(value)
+    from connectors.display import number
+
+    if tag is not None:
+        return number(reading.value, tag.unit, tag.resolution)
+    return number(reading.value, reading.unit)
 
 
 def _store(settings: Settings) -> KnownServers:

@@ -3,6 +3,9 @@ readings, proposal cards, provider labels and errors."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 
 from console import answer_view, services
@@ -130,16 +133,12 @@ def test_an_offline_answer_shows_causes_sources_readings_and_a_proposal_card(
     assert source in [as_read(x.label) for x in app.expander]
     assert PASSAGE in [t.value for t in app.text], "the passage itself, under its citation"
     readings = app.dataframe[0].value.to_dict("records")
+    when = readings[0].pop("source time")
     assert readings == [
-        {
-            "tag": "infeed.speed",
-            "value": "0.1 m/min",
-            "quality": "good",
-            "source time (UTC)": "2026-11-25T06:00:00+00:00",
-            "normal": "45 to 55",
-            "deviation": "down",
-        }
+        {"tag": "infeed.speed", "value": "0.1 m/min", "quality": "good", "normal": "45 to 55", "deviation": "down"}
     ]
+    local = datetime(2026, 11, 25, 6, 0, tzinfo=UTC).astimezone().strftime("%H:%M:%S")
+    assert re.fullmatch(rf"{local} \(\d+\.\d h ago\)", when), when
     assert f"**Proposed change:** {tag} · ○ waiting for approval" in page
     assert "You asked for this change: someone else must approve it." in read(app.info)
     assert "Approve" not in labels(app)

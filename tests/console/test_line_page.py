@@ -43,7 +43,7 @@ def test_a_tile_says_its_quality_and_greys_what_is_not_live(line: LineDefinition
     good = widgets.tile(tag, reading(tag.name, 50.0, Quality.GOOD), NOW)
     assert 'class="tile"' in good
     assert ">good<" in good
-    assert "50.00 <small>%</small>" in good
+    assert "50.0 <small>%</small>" in good
     high = widgets.tile(tag, reading(tag.name, 71.5, Quality.GOOD), NOW)
     assert 'class="tile out"' in high
     assert "▲ above normal 45 to 55" in high, "out of band said in words, not colour alone"

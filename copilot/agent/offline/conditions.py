@@ -101,7 +101,7 @@ def _best(condition: Condition, words: set[str], pool: list[Tag]) -> tuple[Tag |
 
 
 def _shown(tag: Tag, value: float) -> str:
-    return f"{tag.name} {value:.4g}{(' ' + tag.unit) if tag.unit else ''}"
+    return f"{tag.name} {tag.shown(value)}"
 
 
 def _compare(value: float, op: str, limit: float) -> bool:
@@ -156,7 +156,8 @@ def _threshold(step: Step, c: Condition, tag: Tag, value: float, cache: LiveCach
         if window.good_samples >= 3 and window.minimum is not None and window.maximum is not None:
             worst = window.minimum if c.op.startswith(">") else window.maximum
             met = _compare(worst, c.op, c.value)
-            detail = f"{_shown(tag, value)} now, {worst:.4g} at its {'lowest' if c.op.startswith('>') else 'highest'}"
+            lowest = "lowest" if c.op.startswith(">") else "highest"
+            detail = f"{_shown(tag, value)} now, {tag.shown(worst)} at its {lowest}"
             return JudgedStep(
                 step=step,
                 state=State.MET if met else State.NOT_MET,
@@ -179,7 +180,7 @@ def _trend(step: Step, c: Condition, tag: Tag, value: float, cache: LiveCache, n
     signed = change if c.direction == "rising" else -change
     met = scale > 0 and signed >= TREND_SHARE * scale
     moved = "rose" if change > 0 else "fell"
-    detail = f"{_shown(tag, value)}, {moved} by {abs(change):.3g} in the last {TREND_WINDOW_S:g} s"
+    detail = f"{_shown(tag, value)}, {moved} by {tag.shown(abs(change))} in the last {TREND_WINDOW_S:g} s"
     return JudgedStep(step=step, state=State.MET if met else State.NOT_MET, detail=detail)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.display import clock_and_age
 from copilot.agent.answer import RankedCause
 from copilot.agent.offline.conditions import JudgedStep, State, judge
 from copilot.agent.offline.diagnosis import ABSTAIN_BELOW, Candidate, rank
@@ -82,8 +83,8 @@ def _adjustment(
                 remembered.append(sentence)
                 return None
             if past.verdict == "tried":
-                units = {t.name: t.unit for t in bench.line.tags}
-                sentence += " " + since(bench.line_view.cache, watched or [step.tag], past.at, units)
+                looked_at = [bench.line.tag(t) for t in (watched or [step.tag])]
+                sentence += " " + since(bench.line_view.cache, looked_at, past.at)
             remembered.append(sentence)
             continue  # said no to or tried: the remedy's next step that applies may still help
         return Adjustment(tag=step.tag, value=round(value, 6), sentence=step.text)
@@ -285,6 +286,6 @@ def _compose(
     if len(causes) > 1:
         lines += ["", "Other possible causes:"]
         lines += [f"{i}. {c.cause} (confidence {c.confidence:.2f})" for i, c in enumerate(causes[1:], start=2)]
-    stamp = observation.at.strftime("%H:%M:%S UTC")
+    stamp = clock_and_age(observation.at)
     lines += ["", f"Based on the live values at {stamp}.{unusable_note}"]
     return "\n".join(lines)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connectors.cache import LiveCache
+from connectors.display import clock_and_age
+from connectors.line import Tag
 from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.states import Status
 
@@ -30,19 +32,6 @@ def direction(old: float | None, new: float) -> str:
     if old is None or new == old:
         return ""
     return "up" if new > old else "down"
-
-
-def clock_text(at: float, now: float) -> str:
-    """Local clock time and age, as a person at the line reads it: "10:42 (12 min ago)"."""
-    stamp = datetime.fromtimestamp(at).astimezone().strftime("%H:%M")
-    age = max(now - at, 0.0)
-    if age < 90:
-        ago = f"{age:.0f} s ago"
-    elif age < 5400:
-        ago = f"{age / 60:.0f} min ago"
-    else:
-        ago = f"{age / 3600:.1f} h ago"
-    return f"{stamp} ({ago})"
 
 
 def recall(
@@ -86,7 +75,7 @@ def told(past: PastDecision, now: float) -> str:
     """The sentence the answer gives about it."""
     a = past.action
     change = f"{a.tag} {a.old_value:g} → {a.new_value:g}" if a.old_value is not None else f"{a.tag} → {a.new_value:g}"
-    when = clock_text(past.at, now)
+    when = clock_and_age(past.at, now)
     if past.verdict in ("rejected", "withdrawn"):
         why = f': "{past.reason}"' if past.reason else ""
         return f"{past.by} {past.verdict} {change} at {when}{why}. I do not draft it again this shift."
@@ -96,15 +85,14 @@ def told(past: PastDecision, now: float) -> str:
     return f"Already tried: {change}, approved by {past.by} at {when}, {state}. I do not draft a further step."
 
 
-def since(cache: LiveCache, tags: list[str], at: float, units: dict[str, str]) -> str:
+def since(cache: LiveCache, tags: list[Tag], at: float) -> str:
     """How the tags that pointed to the cause moved since a change was tried, from the readings kept since then."""
     parts = []
     for tag in tags[:3]:
-        frame = cache.history(tag, since=datetime.fromtimestamp(at, UTC))
+        frame = cache.history(tag.name, since=datetime.fromtimestamp(at, UTC))
         good = frame[frame["good"]] if len(frame) else frame
         if len(good) < 2:
             continue
         first, last = float(good["value"].iloc[0]), float(good["value"].iloc[-1])
-        unit = f" {units[tag]}" if units.get(tag) else ""
-        parts.append(f"{tag} {first:.4g} → {last:.4g}{unit}")
+        parts.append(f"{tag.name} {tag.shown(first)} → {tag.shown(last)}")
     return ("Since then: " + "; ".join(parts) + ".") if parts else "No readings since then are kept to compare."

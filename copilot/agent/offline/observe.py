@@ -129,13 +129,13 @@ def _deviation(cache: LiveCache, tag: Tag, reading: Reading, now: datetime, wind
     if not isinstance(value, int | float) or not math.isfinite(value):
         return None
     if _frozen(cache, tag, now):
-        detail = f"has repeated exactly {value:g}{(' ' + tag.unit) if tag.unit else ''} for its last samples"
+        detail = f"has repeated exactly {tag.shown(value)} for its last samples"
         return Deviation(tag=tag.name, direction="frozen", value=float(value), detail=detail, weight=1.0)
     band = tag.normal
     if band is None:
         return None
     margin = BAND_MARGIN * (band.high - band.low)
-    shown = f"{value:g}{(' ' + tag.unit) if tag.unit else ''}"
+    shown = tag.shown(value)
     normal = band_text(band, tag.unit)
     if value > band.high + margin:
         return Deviation(
@@ -162,7 +162,7 @@ def _deviation(cache: LiveCache, tag: Tag, reading: Reading, now: datetime, wind
     if width > 0 and abs(change) >= TREND_SHARE * width:
         direction = "up" if change > 0 else "down"
         moving = "rising" if change > 0 else "falling"
-        detail = f"{shown}, {moving} by {abs(change):.3g} in the last {window_s:g} s (normal {normal})"
+        detail = f"{shown}, {moving} by {tag.shown(abs(change))} in the last {window_s:g} s (normal {normal})"
         return Deviation(tag=tag.name, direction=direction, value=float(value), detail=detail, weight=0.5)
     return None
 
