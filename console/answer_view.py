@@ -15,8 +15,10 @@ from console.widgets import document_line, label, literal, show_text
 from copilot.agent import Answer, DraftedProposal, RankedCause, ReadingUsed
 from copilot.pipeline import User
 from copilot.untrusted import plain
+from knowledge import Citation
 
 OFFLINE_LABEL = "Offline diagnosis engine · no language model · built from the live values and the plant library"
+SOURCES_SHOWN = 5
 STREAM_BUDGET_S = 1.5  # long answers stream faster: nobody should wait for the typing effect
 
 
@@ -57,10 +59,15 @@ def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None
         _causes(answer.causes)
     if answer.citations:
         st.markdown("**Sources**")
-        for i, citation in enumerate(answer.citations, start=1):
-            with st.expander(label(f"[{i}] {citation.where()}")):
-                st.caption(document_line(citation))
-                show_text(citation.text)
+        first, rest = sources(answer.citations)
+        for i, passages in first:
+            _source(i, passages)
+        if rest:
+            with st.expander(f"More sources ({len(rest)})"):
+                for i, passages in rest:
+                    st.markdown(literal(f"[{i}] {passages[0].where()}"))
+                    for citation in passages:
+                        show_text(citation.text)
     if answer.readings:
         with st.expander(f"Live values used ({len(answer.readings)})"):
             st.dataframe(readings_table(answer.readings), hide_index=True, width="stretch")
@@ -69,6 +76,29 @@ def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None
     for i, drafted in enumerate(answer.proposals):
         _proposal(drafted, who, key=f"{key}-{i}")
     st.caption(f"Answered in {answer.latency_s:.2f} s")
+
+
+Source = tuple[int, list[Citation]]
+
+
+def sources(citations: tuple[Citation, ...]) -> tuple[list[Source], list[Source]]:
+    """One source per document and section with all its passages, numbered by the first: the first five, the rest.
+
+    Fifteen sources with four alike labels are more than a person at a tablet reads; passages under one label are
+    the same place of the same manual, so they open together.
+    """
+    groups: dict[tuple[str, str], Source] = {}
+    for i, citation in enumerate(citations, start=1):
+        groups.setdefault((citation.doc_id, citation.section), (i, []))[1].append(citation)
+    kept = list(groups.values())
+    return kept[:SOURCES_SHOWN], kept[SOURCES_SHOWN:]
+
+
+def _source(i: int, passages: list[Citation]) -> None:
+    with st.expander(label(f"[{i}] {passages[0].where()}")):
+        for citation in passages:
+            st.caption(document_line(citation))
+            show_text(citation.text)
 
 
 def _causes(causes: tuple[RankedCause, ...]) -> None:

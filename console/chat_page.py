@@ -9,7 +9,6 @@ import streamlit as st
 from console import answer_view, services, session, widgets
 from console.messages import run_safely
 from console.warmup import Phase, Readiness
-from copilot.untrusted import plain
 
 
 def render() -> None:
@@ -25,11 +24,12 @@ def render() -> None:
     # Cards of earlier answers must not offer a decision on a proposal whose time is up.
     run_safely("expiring old proposals", services.context().service.expire_due)
     thread = session.thread_id()
-    options = session.threads()
+    named = session.thread_names()
+    names = list(named)
+    current = next((name for name, t in named.items() if t == thread), None)
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    picked = left.selectbox(
-        "Conversation", options, index=options.index(thread) if thread in options else 0, format_func=plain
-    )
+    chosen = left.selectbox("Conversation", names, index=names.index(current) if current in names else 0)
+    picked = named.get(chosen) if chosen is not None else None
     if right.button("New conversation", width="stretch"):
         session.start_new_thread()
         st.rerun()
@@ -53,6 +53,7 @@ def render() -> None:
     if not asked:
         return
     question = str(asked)
+    session.name_thread(thread, question)
     with st.chat_message("user"):
         widgets.show_text(question)
     with st.chat_message("assistant"):

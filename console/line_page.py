@@ -18,6 +18,12 @@ SLOW_CONNECT_S = 15.0  # a first connection slower than this is a problem to act
 LINE_DOWN_ADVICE = dict(ADVICE)[LineUnavailable]
 
 
+def ended(text: str) -> str:
+    """A clause as the end of a sentence: one full stop, none after a question."""
+    text = text.rstrip(" .")
+    return text if text.endswith(("?", "!")) else text + "."
+
+
 def render() -> None:
     st.title("Line")
     ctx = services.context()
@@ -47,7 +53,8 @@ def render() -> None:
 def connection_banner(live: LiveLine) -> None:
     """Said in words at the top of the live view, so nobody reads last-known values as live ones."""
     state, reason = live.availability
-    endpoint, reason = widgets.literal(live.endpoint), widgets.literal(reason)  # the reason may quote the server
+    endpoint, reason = widgets.literal(live.endpoint), widgets.literal(reason)
+    # "…on that port?" must not become "port?." in the sentence around it.  # the reason may quote the server
     waited = (datetime.now(UTC) - live.cache.availability_since).total_seconds()
     if state is Availability.CONNECTING and waited < SLOW_CONNECT_S:
         st.info(f"Connecting to the line at {endpoint}… values appear as soon as the first ones arrive.")
@@ -55,7 +62,7 @@ def connection_banner(live: LiveLine) -> None:
         st.error(f"Still no connection to the line at {endpoint} after {waited:.0f} s.\n\n{LINE_DOWN_ADVICE}")
     elif state is Availability.UNAVAILABLE:
         st.error(
-            f"Line unavailable: {reason}. The values below are the last ones received, greyed with their age, "
+            f"Line unavailable: {ended(reason)} The values below are the last ones received, greyed with their age, "
             f"and alarms cannot be judged.\n\n{LINE_DOWN_ADVICE}",
             icon=":material/link_off:",
         )

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import streamlit as st
 
 from copilot.pipeline import User
-from copilot.untrusted import markdown_escape
+from copilot.untrusted import markdown_escape, one_line, plain
 
 # The only session keys the console uses; widgets keep their own state under their widget keys.
 _USER = "user"
 _THREAD = "thread_id"
 _THREADS = "threads"
+_TITLES = "thread_titles"
+TITLE_CHARS = 48
 _NOTICES = "notices"
 _SEARCH = "last_search"  # not "search": that is the search form's own key
 
@@ -53,6 +55,26 @@ def sign_out() -> None:
     # Everything goes: widget values (a half-typed rejection reason) must not leak to the next person.
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+
+
+def thread_names() -> dict[str, str]:
+    """Conversations by the name people find them again by, their first question, newest first: name -> id."""
+    titles: dict[str, str] = st.session_state.get(_TITLES, {})
+    named: dict[str, str] = {}
+    for thread in threads():
+        base = plain(titles.get(thread, "New conversation"))
+        name, n = base, 1
+        while name in named:  # the same question asked in two conversations
+            n += 1
+            name = f"{base} ({n})"
+        named[name] = thread
+    return named
+
+
+def name_thread(thread: str, question: str) -> None:
+    """Name a conversation by its first question; later questions leave the name as it is."""
+    titles: dict[str, str] = st.session_state.setdefault(_TITLES, {})
+    titles.setdefault(thread, one_line(question, TITLE_CHARS))
 
 
 def _new_thread_id(who: User) -> str:
