@@ -134,17 +134,31 @@ class Retriever:
         equipment: str | None = None,
         k: int = 10,
     ) -> list[RecordHit]:
-        """Troubleshooting records by alarm code (exact), by description (semantic), or all of them."""
-        clauses: list[dict[str, Any]] = []
+        """Troubleshooting records by code, by description (semantic), or all of them.
+
+        A code finds the rows whose code column holds it first, then the rows that name it in another cell: a
+        drive's fault code ("the inverter display shows E-204") is written in the symptom, not in a code column.
+        """
         if code:
-            clauses.append({"code": code.upper()})
-        if equipment:
-            clauses.append({"equipment": equipment})
-        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+            wanted = code.strip().upper()
+            rows = [
+                _record(h, 1.0)
+                for h in self.store.get("records", where={"equipment": equipment} if equipment else None)
+            ]
+            exact = [r for r in rows if r.code.upper() == wanted]
+            named = [r for r in rows if r.code.upper() != wanted and names_code(r, wanted)]
+            return (exact + named)[:k] if query else exact + named
+        where = {"equipment": equipment} if equipment else None
         if query:
             hits = self.store.query("records", self.embedder.encode_query(query), k, where)
             return [_record(h, 1.0 - (h.distance or 0.0)) for h in hits]
         return [_record(h, 1.0) for h in self.store.get("records", where=where)]
+
+
+def names_code(record: RecordHit, code: str) -> bool:
+    """Whether any cell of the row names `code` as a whole word (E-204, not E-2041)."""
+    cells = f"{record.symptom} {record.cause} {record.remedy}"
+    return re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", cells, re.IGNORECASE) is not None
 
 
 def _record(item: StoredItem, score: float) -> RecordHit:

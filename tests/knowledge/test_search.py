@@ -92,3 +92,14 @@ def test_every_simulator_fault_has_cause_and_remedy_in_the_library(library_kb: K
     matching = [r for r in library_kb.records() if r.kind == "symptom" and signature & set(r.related_tags)]
     assert matching, f"no troubleshooting row names any of {sorted(signature)}"
     assert all(r.cause and r.remedy for r in matching)
+
+
+def test_a_code_written_in_a_table_cell_is_found_by_code(library_kb: KnowledgeBase) -> None:
+    (row,) = library_kb.records(code="e-204")
+    assert "E-204" in row.symptom
+    assert row.code != "E-204", "it is the symptom that names it, not a code column"
+    assert "Infeed Conveyor" in row.title
+    assert library_kb.records(code="E-20") == [], "a code is a whole word, not a prefix"
+    coded = library_kb.records(code="INF-101")
+    assert coded
+    assert coded[0].code == "INF-101", "a row whose code column holds it comes first"
