@@ -12,10 +12,13 @@ from console.messages import run_safely
 from console.session import Search
 from console.widgets import document_line, literal, show_text
 from copilot.untrusted import one_line, plain
-from knowledge import Citation, RecordHit
+from knowledge import Citation, RecordHit, parse_steps
 
 if TYPE_CHECKING:
-    from knowledge import KnowledgeBase  # the store and the model load only when the page is opened
+    from knowledge import (
+        KnowledgeBase,  # the store and the model load only when the page is opened
+        Step,
+    )
 
 DOC_TYPES = {
     "any": None,
@@ -26,6 +29,7 @@ DOC_TYPES = {
 }
 ANY = "any"
 RESULTS = 8
+ROWS = 3
 PREVIEW = 280  # characters of a passage shown before it is opened
 # An alarm code as printed on a panel (CAP-301, E-204); anything else is looked up as a symptom.
 CODE = re.compile(r"^[A-Za-z]{1,5}-?\d{1,5}$")
@@ -82,10 +86,42 @@ def _search(library: KnowledgeBase) -> None:
     )
     if found is None:
         return
-    if not found:
+    rows = run_safely("finding troubleshooting rows", _matching_rows, library, wanted) or []
+    if not found and not rows:
         st.info("Nothing matched. Try other words, or set a filter back to “any”.")
+    if rows:
+        st.markdown("**Matching troubleshooting rows**")
+        for row in rows:
+            _row(row)
+        if found:
+            st.markdown("**Passages**")
     for rank, citation in enumerate(found, start=1):
         _result(rank, citation)
+
+
+def _matching_rows(library: KnowledgeBase, wanted: Search) -> list[RecordHit]:
+    """The rows themselves, not the table they sit in: by code when the search is one, else the closest rows."""
+    if CODE.match(wanted.query):
+        rows = library.records(code=wanted.query, equipment=wanted.equipment)
+    else:
+        rows = library.records(wanted.query, equipment=wanted.equipment, k=ROWS)
+    return [r for r in rows if wanted.doc_type in (None, r.doc_type)][:ROWS]
+
+
+def _row(row: RecordHit) -> None:
+    with st.container(border=True):
+        code = f"{row.code} · " if row.code else ""
+        st.markdown(f"**{literal(code + (row.symptom or row.cause))}**")
+        st.caption(literal(f"{row.title}, {row.section}" + (f", p. {row.page}" if row.page else "")))
+        show_text(f"Cause: {row.cause}")
+        steps = parse_steps(row.remedy)
+        show_text("\n".join(_step_text(step) for step in steps) or f"Remedy: {row.remedy}")
+
+
+def _step_text(step: Step) -> str:
+    when = f" (only {step.condition.text})" if step.condition is not None else ""
+    urgent = " [urgent]" if step.urgent else ""
+    return f"{step.order}. {step.kind.value}: {step.text}{urgent}{when}"
 
 
 def _result(rank: int, citation: Citation) -> None:

@@ -11,12 +11,15 @@ from knowledge.errors import DocumentError, IndexUnavailable, KnowledgeError, Mo
 if TYPE_CHECKING:
     from knowledge.base import DEFAULT_COLLECTION, KnowledgeBase, library_path
     from knowledge.ingest import FileOutcome, IngestSummary
+    from knowledge.steps import Step, parse_steps
 
 # The store, loaders and model cost seconds to import; commands that only need the errors should not pay.
 _LAZY = {
     "DEFAULT_COLLECTION": "knowledge.base",
     "KnowledgeBase": "knowledge.base",
     "library_path": "knowledge.base",
+    "parse_steps": "knowledge.steps",
+    "Step": "knowledge.steps",
     "FileOutcome": "knowledge.ingest",
     "IngestSummary": "knowledge.ingest",
 }
@@ -40,5 +43,7 @@ __all__ = [
     "KnowledgeError",
     "ModelUnavailable",
     "RecordHit",
+    "Step",
     "library_path",
+    "parse_steps",
 ]

@@ -150,9 +150,29 @@ class Retriever:
             return (exact + named)[:k] if query else exact + named
         where = {"equipment": equipment} if equipment else None
         if query:
-            hits = self.store.query("records", self.embedder.encode_query(query), k, where)
-            return [_record(h, 1.0 - (h.distance or 0.0)) for h in hits]
+            # The embedding finds rows about the same equipment; the row's own words decide between them ("caps
+            # loose and bottles leaking" is the clutch row, not the air row that also speaks of caps).
+            hits = self.store.query("records", self.embedder.encode_query(query), k * 3, where)
+            scored = [_record(h, 1.0 - (h.distance or 0.0)) for h in hits]
+            asked = _stems(query)
+            ranked = sorted(
+                scored,
+                key=lambda r: -(r.score + _overlap(asked, _stems(f"{r.code} {r.symptom} {r.cause}"))),
+            )
+            return ranked[:k]
         return [_record(h, 1.0) for h in self.store.get("records", where=where)]
+
+
+_STOP = {"the", "and", "some", "with", "what", "why", "are", "was", "for", "from", "this", "that", "there", "its"}
+
+
+def _stems(text: str) -> set[str]:
+    # Four letters stand for a word's family: "leak", "leaking" and "leaks" are one.
+    return {w[:4] for w in re.findall(r"[a-z0-9]+(?:-[0-9]+)?", text.lower()) if len(w) > 2 and w not in _STOP}
+
+
+def _overlap(asked: set[str], row: set[str]) -> float:
+    return len(asked & row) / len(asked) if asked else 0.0
 
 
 def names_code(record: RecordHit, code: str) -> bool:

@@ -54,6 +54,25 @@ def test_a_search_shows_citations_with_the_full_passage_within_its_filters(libra
     assert not app.exception
 
 
+def test_a_search_leads_with_the_matching_rows_and_their_steps(library: Console) -> None:
+    app = library.page("troubleshooting", "mia")
+    app.text_input[0].input("caps are loose and some bottles leak")
+    button(app, "Search").click().run()
+    shown = read(app.markdown)
+    assert "**Matching troubleshooting rows**" in shown
+    assert shown.index("**Matching troubleshooting rows**") < shown.index("**Passages**")
+    first_row = shown[shown.index("**Matching troubleshooting rows**") + 1]
+    assert "Loose caps and leaking bottles" in first_row, "the row that matches, not the table's first row"
+    steps = [t.value for t in app.text if t.value.startswith("1. ")]
+    assert any("replace: Lock out and replace the worn clutches" in s and "only if" in s for s in steps), steps
+    app.text_input[0].input("E-204")
+    button(app, "Search").click().run()
+    shown = read(app.markdown)
+    rows = shown[shown.index("**Matching troubleshooting rows**") + 1 :]
+    assert "E-204" in rows[0], "a code written in a table cell is found by code"
+    assert not app.exception
+
+
 def test_cause_and_remedy_records_by_alarm_code_or_symptom(library: Console) -> None:
     app = library.page("troubleshooting", "olga")
     app.selectbox(key="record-alarm").select("INF-101 · Bottle jam on the infeed conveyor").run()
