@@ -53,6 +53,8 @@ def render(answer: Answer, who: User, *, key: str, stream: bool = False) -> None
         _stream(answer.text)
     else:
         show_text(answer.text)
+    for sentence in answer.unverified:
+        st.warning(literal(f"Unverified: {sentence}"), icon=":material/help:")
     if answer.abstained:
         st.info("The evidence did not point to a cause, so the co-pilot says what it saw instead of guessing.")
     if answer.causes:

@@ -69,6 +69,9 @@ class Answer:
     notes: tuple[str, ...] = field(default_factory=tuple)  # stale tags skipped, tools that failed, limits hit
     # Earlier decisions on the changes the remedy asks for: rejected, withdrawn, tried or waiting, this shift.
     remembered: tuple[str, ...] = field(default_factory=tuple)
+    # Sentences of a language model's text with a number, tag, code, source or deed the turn's evidence lacks.
+    unverified: tuple[str, ...] = field(default_factory=tuple)
+    unverified_count: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,4 +107,6 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
         abstained=data["abstained"],
         notes=tuple(data["notes"]),
         remembered=tuple(data.get("remembered", ())),
+        unverified=tuple(data.get("unverified", ())),
+        unverified_count=int(data.get("unverified_count", 0)),
     )

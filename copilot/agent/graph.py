@@ -15,11 +15,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from copilot.agent import prompts
+from copilot.agent import prompts, verify
 from copilot.agent.answer import Answer
 from copilot.agent.offline import engine as offline
 from copilot.agent.tools import build_tools, run_tool
 from copilot.agent.workbench import Workbench
+from copilot.errors import CopilotError
 
 
 class ChatState(TypedDict, total=False):
@@ -45,6 +46,29 @@ class Turn:
     invoke_model: Callable[[Callable[[], AIMessage]], AIMessage]  # wraps a model call, translating its errors
     started: float = field(default_factory=time.perf_counter)
     diagnosis: offline.Diagnosis | None = None
+
+
+def evidence(bench: Workbench, diagnosis: offline.Diagnosis, tool_results: list[str]) -> verify.Evidence:
+    """What the turn showed the model and what the pipeline now holds of the turn's proposals."""
+    texts = [diagnosis.text, *tool_results, *bench.notes, *bench.remembered]
+    texts += [c.text for c in bench.citations.values()]
+    texts += [f"{r.tag} {r.value} {r.normal or ''}" for r in bench.readings_used.values()]
+    texts += [f"{p.tag} {p.current} {p.proposed}" for p in bench.proposals]
+    for cause in diagnosis.causes:
+        texts += [cause.remedy, cause.lead, *cause.evidence_for, *cause.evidence_against]
+        texts += [str(step.get("detail", "")) for step in cause.steps]
+    states = set()
+    for proposal in bench.proposals:
+        try:
+            states.add(bench.actions.get(proposal.action_id).status.value)
+        except CopilotError:
+            states.add(proposal.status)
+    return verify.Evidence(
+        texts=tuple(texts),
+        tags=frozenset(t.name for t in bench.line.tags),
+        citations=len(bench.citations),
+        done=frozenset(states),
+    )
 
 
 def _text(message: AnyMessage) -> str:
@@ -125,11 +149,15 @@ def build_graph(turn: Turn, checkpointer: BaseCheckpointSaver[Any]) -> CompiledS
         assert turn.diagnosis is not None
         diagnosis = turn.diagnosis
         text = diagnosis.text
+        bench = turn.bench
+        unverified: list[str] = []
         if turn.model is not None:
             replies = [m for m in state.get("scratch", []) if isinstance(m, AIMessage)]
             said = _text(replies[-1]).strip() if replies else ""
             text = said if said else f"{prompts.NO_ANSWER}\n\n{diagnosis.text}"
-        bench = turn.bench
+            if said:
+                shown = [_text(m) for m in state.get("scratch", []) if isinstance(m, ToolMessage)]
+                unverified = [u.as_text() for u in verify.check(said, evidence(bench, diagnosis, shown))]
         answer = Answer(
             text=text,
             causes=diagnosis.causes,
@@ -143,6 +171,8 @@ def build_graph(turn: Turn, checkpointer: BaseCheckpointSaver[Any]) -> CompiledS
             abstained=diagnosis.abstained,
             notes=tuple(bench.notes),
             remembered=tuple(bench.remembered),
+            unverified=tuple(unverified),
+            unverified_count=len(unverified),
         )
         answer = replace(answer, latency_s=round(time.perf_counter() - turn.started, 3))
         return {"messages": [AIMessage(content=text)], "answers": [answer.as_json()], "scratch": []}

@@ -46,6 +46,8 @@ def ask(
     label = "offline diagnosis engine" if answer.provider == "offline" else f"{answer.provider}: {answer.model}"
     # The answer quotes the question, documents and tag names: plain() keeps escape sequences off the terminal.
     typer.echo(plain(answer.text))
+    for sentence in answer.unverified:
+        typer.echo(f"  UNVERIFIED: {plain(sentence)}")
     for i, citation in enumerate(answer.citations, start=1):
         typer.echo(f"  [{i}] {plain(citation.where())}")
     for proposal in answer.proposals:

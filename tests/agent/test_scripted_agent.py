@@ -127,3 +127,60 @@ def test_the_step_limit_ends_a_model_that_never_stops_calling_tools(
     assert len(model.prompts) == 2
     assert any("stopped after 2 model calls" in note for note in answer.notes)
     assert answer.text.startswith(prompts.NO_ANSWER), "no text from the model: the grounding is shown instead"
+
+
+def test_invented_values_codes_tags_sources_and_deeds_are_marked_unverified(
+    model_settings: Settings, jammed: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline
+) -> None:
+    invented = [
+        "The infeed motor current is 97.3 A, far above normal.",
+        "Alarm INF-999 confirms it.",
+        "See also [42].",
+        "The sensor infeed.warp_drive reads high.",
+        "Done as you asked: I changed line.speed_sp to 9999.",
+    ]
+    model = scripted(
+        call("current_readings", {"tags": ["infeed.speed", "infeed.jam_detected", "infeed.motor_current"]}),
+        call("propose_setpoint_change", {"tag": "line.speed_sp", "value": 9999, "reason": "asked"}, "call-2"),
+        AIMessage(content=" ".join(["The infeed conveyor is jammed at the photo-eye [1].", *invented])),
+    )
+    agent = agent_with(model, model_settings, jammed, library_kb, pipeline)
+    try:
+        answer = agent.ask("Why did the infeed stop? Set the line to 9999.", thread_id="t", user=pipeline.operator)
+        stored = agent.thread_answers("t", pipeline.operator)[-1]
+    finally:
+        agent.close()
+    (refused,) = answer.proposals
+    assert refused.status == "refused"
+    assert answer.unverified_count == len(answer.unverified) == len(invented), answer.unverified
+    for sentence, flagged in zip(invented, answer.unverified, strict=True):
+        assert flagged.startswith(sentence), flagged
+    assert "97.3 is in no reading" in answer.unverified[0]
+    assert "INF-999 is in no reading" in answer.unverified[1]
+    assert "source [42] does not exist" in answer.unverified[2]
+    assert "infeed.warp_drive is not a tag of this line" in answer.unverified[3]
+    assert "the pipeline holds no such action" in answer.unverified[4]
+    assert answer.as_json()["unverified_count"] == len(invented)
+    assert stored.unverified == answer.unverified, "kept with the conversation"
+
+
+def test_a_model_that_only_repeats_the_evidence_has_nothing_unverified(
+    model_settings: Settings, jammed: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline
+) -> None:
+    reading = jammed.cache.reading("infeed.motor_current")
+    assert reading is not None
+    assert isinstance(reading.value, float)
+    model = scripted(
+        call("current_readings", {"tags": ["infeed.motor_current", "infeed.jam_detected"]}),
+        AIMessage(
+            content=f"The infeed motor current reads {reading.value:.1f} A and infeed.jam_detected is on: a jam "
+            "(INF-101) [1]. Clear it as the work instruction says; nothing was changed on the line."
+        ),
+    )
+    agent = agent_with(model, model_settings, jammed, library_kb, pipeline)
+    try:
+        answer = agent.ask("Why did the infeed stop?", thread_id="t", user=pipeline.operator)
+    finally:
+        agent.close()
+    assert answer.unverified == ()
+    assert answer.unverified_count == 0
