@@ -100,6 +100,9 @@ def test_the_agent_answers_through_the_real_server_and_its_tool_calls_are_parsed
     assert answer.causes, "the grounding ranks causes whatever the model says"
     assert "jam" in answer.causes[0].cause.lower()
     assert answer.latency_s > 0
+    # The real model's text is checked like any model's: each flagged sentence is one of its own, and counted.
+    assert answer.unverified_count == len(answer.unverified)
+    assert all(u.split(" [unverified: ")[0] in answer.text for u in answer.unverified), answer.unverified
 
     # The server parses a tool call into the OpenAI response and langchain hands it over as a structured call.
     bench = Workbench(live, library_kb, pipeline.service, pipeline.operator)
