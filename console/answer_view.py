@@ -131,8 +131,8 @@ def readings_table(readings: tuple[ReadingUsed, ...]) -> pd.DataFrame:
                 "source time": clock_and_age(datetime.fromisoformat(r.source_time))
                 if r.source_time
                 else "no timestamp",
-                "normal": r.normal or "",
-                "deviation": r.deviation or "",
+                "normal": plain(r.normal or ""),  # the band's unit is the line definition's, maybe a server's text
+                "deviation": plain(r.deviation or ""),
             }
             for r in readings
         ]

@@ -111,7 +111,8 @@ def _matching_rows(library: KnowledgeBase, wanted: Search) -> list[RecordHit]:
 def _row(row: RecordHit) -> None:
     with st.container(border=True):
         code = f"{row.code} · " if row.code else ""
-        st.markdown(f"**{literal(code + (row.symptom or row.cause))}**")
+        # The row's words as written, outside our own bold: a document must not speak in the console's voice.
+        st.markdown(f"**Row:** {literal(code + (row.symptom or row.cause))}")
         st.caption(literal(f"{row.title}, {row.section}" + (f", p. {row.page}" if row.page else "")))
         show_text(f"Cause: {row.cause}")
         steps = parse_steps(row.remedy)

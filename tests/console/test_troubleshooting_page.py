@@ -62,6 +62,7 @@ def test_a_search_leads_with_the_matching_rows_and_their_steps(library: Console)
     assert "**Matching troubleshooting rows**" in shown
     assert shown.index("**Matching troubleshooting rows**") < shown.index("**Passages**")
     first_row = shown[shown.index("**Matching troubleshooting rows**") + 1]
+    assert first_row.startswith("**Row:** ")
     assert "Loose caps and leaking bottles" in first_row, "the row that matches, not the table's first row"
     steps = [t.value for t in app.text if t.value.startswith("1. ")]
     assert any("replace: Lock out and replace the worn clutches" in s and "only if" in s for s in steps), steps
