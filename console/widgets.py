@@ -9,7 +9,7 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from connectors import ActiveAlarm, Quality, Reading, Tag
+from connectors import ActiveAlarm, Quality, Reading, Tag, rounded
 from copilot.pipeline import Status
 from copilot.services.line_ops import format_value
 from copilot.untrusted import markdown_escape, one_line, plain
@@ -160,7 +160,10 @@ def short_name(tag: Tag) -> str:
 
 def _band_state(tag: Tag, reading: Reading) -> str | None:
     value = reading.value
-    if tag.normal is None or isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool):
+        # A flag that alarms when on ("jam detected") is flagged like a value out of its band, not called good.
+        return "⚑ on: not normal" if value and any(a.kind.value == "on" for a in tag.alarms) else None
+    if tag.normal is None or not isinstance(value, int | float):
         return None
     if value > tag.normal.high:
         return f"▲ above normal {tag.normal.low:g} to {tag.normal.high:g}"
@@ -204,7 +207,7 @@ def tiles(tags: list[Tag], readings: dict[str, Reading | None], now: datetime) -
 def alarm_row(alarm: ActiveAlarm, *, unit: str = "") -> str:
     """Priority as a shape and a word, the code, the message, the value against its limit, and for how long."""
     mark = PRIORITY_MARK.get(alarm.priority, alarm.priority.upper())
-    value = ("ON" if alarm.value else "off") if isinstance(alarm.value, bool) else f"{alarm.value:.4g} {unit}".strip()
+    value = rounded(alarm.value, unit)
     limit = f", limit {alarm.limit:g}" if alarm.limit is not None else ""
     lasting = duration_text(time.monotonic() - alarm.since_s)  # since_s is on this process's monotonic clock
     return (

@@ -71,6 +71,7 @@ def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_a
     develop(own_sim, own_live, "filler_valve_leak")
     first = own_copilot.ask("Why is the bowl level low?", thread_id="caps", user=pipeline.operator)
     assert "leak" in first.causes[0].cause.lower()
+    assert first.text.splitlines()[1].startswith("Do first: Look for product running down one valve"), first.text
     (proposal,) = first.proposals
     assert proposal.tag == "filler.bowl_level_sp"
     assert proposal.status == "pending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -56,6 +57,17 @@ def test_a_tile_says_its_quality_and_greys_what_is_not_live(line: LineDefinition
     assert "no reading yet" in widgets.tile(tag, None, NOW)
 
 
+def test_a_flag_that_alarms_when_on_is_a_flagged_tile(line: LineDefinition) -> None:
+    jam = line.tag("infeed.jam_detected")
+    on = widgets.tile(jam, replace(reading(jam.name, 0.0, Quality.GOOD), value=True), NOW)
+    assert 'class="tile out"' in on
+    assert "⚑ on: not normal" in on
+    assert ">good<" not in on, "a jam is not 'good'"
+    off = widgets.tile(jam, replace(reading(jam.name, 0.0, Quality.GOOD), value=False), NOW)
+    assert 'class="tile"' in off
+    assert ">good<" in off
+
+
 def test_an_alarm_row_says_its_priority_in_words_with_its_value_and_limit() -> None:
     alarm = ActiveAlarm(
         code="INF-102",
@@ -68,7 +80,7 @@ def test_an_alarm_row_says_its_priority_in_words_with_its_value_and_limit() -> N
     )
     row = widgets.alarm_row(alarm, unit="A")
     assert "<b>▲ HIGH</b> · INF-102 · Infeed motor current high" in row
-    assert "(infeed.motor_current 15.25 A, limit 14; for 42 s)" in row
+    assert "(infeed.motor_current 15.2 A, limit 14; for 42 s)" in row, "at the instrument's resolution"
 
 
 def test_the_line_shows_every_tag_by_equipment_and_trends_with_their_limits(console: Console) -> None:

@@ -276,6 +276,11 @@ def _compose(
     if first:
         lead = first[0]
         lines.append(f"Do first: {lead.step.text.rstrip(';.')}. The manual's condition is met: {lead.detail}.")
+    elif (
+        now := next((j for j in steps if j.state is State.MET and j.step.kind is not StepKind.AVOID), None)
+    ) is not None:
+        met = f" Its condition is met: {now.detail}." if now.conditional else ""
+        lines.append(f"Do first: {now.step.text.rstrip(';.')}.{met}")
     lines += ["", "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + "."]
     if top.evidence_against:
         lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
