@@ -294,10 +294,12 @@ async def _races(
         deadline = time.monotonic() + 15
         while any(r is None for r in client.cache.readings().values()) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
+        start: float | None = None
         for race in range(races):
             current = await client.read(TAG)  # the cache may not have heard of the last race's write yet
             before = float(current.value)  # type: ignore[arg-type]
-            action = _propose(service, client, current, people["olga"], line, rng)
+            start = before if start is None else start
+            action = _propose(service, client, current, people["olga"], line, rng, start=start)
             if action is None:
                 report.problems.append(f"race {race}: proposal refused")
                 report.errors += 1
@@ -318,14 +320,24 @@ async def _races(
 
 
 def _propose(
-    service: ActionService, client: LineClient, current: Reading, who: User, line: LineDefinition, rng: random.Random
+    service: ActionService,
+    client: LineClient,
+    current: Reading,
+    who: User,
+    line: LineDefinition,
+    rng: random.Random,
+    *,
+    start: float,
 ) -> str | None:
     now = float(current.value)  # type: ignore[arg-type]
     sp = line.tag(TAG).setpoint
     assert sp is not None
     # Half the races need one approval, half need two (one a supervisor's).
     step = sp.approval_threshold * (0.5 if rng.random() < 0.5 else 1.5)
-    value = now + step if now + step <= sp.envelope.high - 0.05 else now - step
+    # Back and forth around where the races began: policy sums a shift's changes, and a walk one way would soon
+    # be refused for that instead of raced.
+    up = now <= start and now + step <= sp.envelope.high - 0.05
+    value = now + step if up else now - step
     readings = {**client.cache.readings(), TAG: current}
     snapshot = LineSnapshot(available=client.available, readings=readings)
     action = service.propose(TAG, round(value, 4), requester=who, reason="race", snapshot=snapshot)
