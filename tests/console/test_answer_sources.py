@@ -6,23 +6,9 @@ from dataclasses import replace
 
 from console.answer_view import SOURCES_SHOWN, sources
 from console.line_page import ended
-from knowledge.citations import Citation
+from tests.console.test_chat_page import CITATION
 
-BASE = Citation(
-    source="alarms.md",
-    doc_id="alarms",
-    chunk_id="c0",
-    title="Alarm List",
-    section="Chilled water alarms",
-    page=None,
-    lines="1-9",
-    score=1.0,
-    text="passage 0",
-    doc_type="alarm-list",
-    equipment="chiller",
-    revision="A",
-    kind="table",
-)
+BASE = replace(CITATION, source="alarms.md", doc_id="alarms", section="Chilled water alarms")
 
 
 def test_alike_sources_open_together_and_only_five_are_in_sight() -> None:
