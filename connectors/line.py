@@ -187,6 +187,10 @@ class Tag(_Model):
     safety_critical: bool = False
     setpoint: Setpoint | None = None
     alarms: list[Alarm] = Field(default_factory=list)
+    follows: list[str] = Field(
+        default_factory=list,
+        description="tags this value moves with: when one of them leaves normal, this one is expected to follow",
+    )
 
     def shown(self, value: float | int | bool | str | None) -> str:
         """The value as the line's people read it: at this instrument's resolution, with the unit."""
@@ -291,9 +295,24 @@ class LineDefinition(_Model):
                 codes.add(alarm.code)
             if tag.setpoint is not None:
                 for other in [*tag.setpoint.drives, *tag.setpoint.related]:
-                    if other not in names and other not in {t.name for t in self.tags}:
+                    if other not in names:
                         raise ValueError(f"setpoint {tag.name!r} refers to unknown tag {other!r}")
+            for other in tag.follows:
+                if other not in names:
+                    raise ValueError(f"tag {tag.name!r} follows unknown tag {other!r}")
+                if other == tag.name:
+                    raise ValueError(f"tag {tag.name!r} follows itself")
         return self
+
+    def followers(self) -> dict[str, list[str]]:
+        """Who moves with whom: each tag and the tags that follow it, from `follows` and a setpoint's `drives`."""
+        graph: dict[str, list[str]] = {}
+        for tag in self.tags:
+            for parent in tag.follows:
+                graph.setdefault(parent, []).append(tag.name)
+            for driven in tag.setpoint.drives if tag.setpoint else []:
+                graph.setdefault(tag.name, []).append(driven)
+        return {parent: list(dict.fromkeys(children)) for parent, children in graph.items()}
 
     def tag(self, name: str) -> Tag:
         for tag in self.tags:

@@ -6,15 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from connectors import Availability, LineUnavailable, LiveLine
+from connectors import ActiveAlarm, Availability, LineUnavailable, LiveLine
 from console import services, trends, widgets
 from console.messages import ADVICE, run_safely
+from copilot.agent import Story, line_story
 from copilot.untrusted import plain
 
 TREND_WINDOWS = {"2 minutes": 120, "10 minutes": 600, "30 minutes": 1800, "1 hour": 3600}
 ALL_EQUIPMENT = "All equipment"
 MAX_TRENDS = 4
 SLOW_CONNECT_S = 15.0  # a first connection slower than this is a problem to act on, not a wait
+# The story reads a trend of every tag and the shift's actions: every few seconds is enough for people.
+STORY_EVERY_S = 3.0
+ROOTS_SHOWN = 4
 LINE_DOWN_ADVICE = dict(ADVICE)[LineUnavailable]
 
 
@@ -98,11 +102,53 @@ def _live(equipment_ids: list[str]) -> None:
         st.markdown("✓ No active alarm")
     else:
         st.markdown("Alarm state unknown while the line is unavailable")
+    story = _story(live, alarms, now) if live.available else Story(roots=())
+    if story.roots or story.on_purpose:
+        st.markdown(story_html(story), unsafe_allow_html=True)
     for equipment in ctx.line.equipment:
         if equipment.id not in equipment_ids:
             continue
         st.markdown(f"#### {widgets.literal(equipment.name)}")
-        st.markdown(widgets.tiles(ctx.line.tags_of(equipment.id), readings, now), unsafe_allow_html=True)
+        st.markdown(
+            widgets.tiles(
+                ctx.line.tags_of(equipment.id), readings, now, follows=story.follows, on_purpose=story.on_purpose
+            ),
+            unsafe_allow_html=True,
+        )
+
+
+def _story(live: LiveLine, alarms: list[ActiveAlarm], now: datetime) -> Story:
+    kept = st.session_state.get("line_story")
+    if kept is not None and (now - kept[0]).total_seconds() < STORY_EVERY_S:
+        return kept[1]  # type: ignore[no-any-return]
+    ctx = services.context()
+    story = line_story(ctx.line, live.cache, alarms, ctx.service.list_actions(limit=100), now=now)
+    st.session_state["line_story"] = (now, story)
+    return story
+
+
+def story_html(story: Story) -> str:
+    """One root and its effects instead of a wall of equal flags; changes made on purpose said as such."""
+    parts = []
+    if story.roots:
+        roots = "; ".join(
+            f"<b>{widgets.html_text(t)}</b> {widgets.html_text(story.details.get(t, ''))}"
+            for t in story.roots[:ROOTS_SHOWN]
+        )
+        more = f"; and {len(story.roots) - ROOTS_SHOWN} more" if len(story.roots) > ROOTS_SHOWN else ""
+        parts.append(f"⚑ Off normal at the root ({len(story.roots)}): {roots}{more}")
+    if story.follows:
+        parts.append(
+            f"↳ {len(story.follows)} more deviations follow from them (dotted tiles): effects, not separate faults"
+        )
+    changes = [
+        why.removeprefix("set on purpose: ") for t, why in story.on_purpose.items() if why.startswith("set on purpose")
+    ]
+    if changes:
+        moved = len(story.on_purpose) - len(changes)
+        with_them = f"; {moved} {'tag' if moved == 1 else 'tags'} moved with them" if moved else ""
+        parts.append("✎ Moved on purpose, not flagged: " + widgets.html_text("; ".join(changes)) + with_them)
+    return '<div class="story" id="line-story">' + "<br>".join(parts) + "</div>"
 
 
 @st.fragment(run_every=timedelta(seconds=1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import PurePath
 
@@ -40,6 +41,9 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 .tile .value { font-size: 1.45rem; font-weight: 700; color: #102a43; overflow-wrap: anywhere; }
 .tile .state { font-size: 0.8rem; color: #3e4c59; }
 .tile.out { border-color: #b54708; border-width: 3px; }
+.tile.follows { border-color: #b54708; border-style: dotted; }
+.tile.purpose { border-color: #1f5fae; border-style: dashed; }
+.story { font-size: 1.05rem; margin: 4px 0 10px 0; overflow-wrap: anywhere; }
 .tile.dim { background: #eceff1; border-style: dashed; }
 .tile.dim .value, .tile.dim .name, .tile.dim .state { color: #7b8794; }
 .alarm { padding: 6px 10px; border-radius: 6px; margin-bottom: 4px; font-size: 1.05rem; border: 2px solid #52606d;
@@ -172,8 +176,12 @@ def _band_state(tag: Tag, reading: Reading) -> str | None:
     return None
 
 
-def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
-    """One value as an HTML tile; text from the line definition and the server is escaped."""
+def tile(tag: Tag, reading: Reading | None, now: datetime, *, follows: str = "", on_purpose: str = "") -> str:
+    """One value as an HTML tile; text from the line definition and the server is escaped.
+
+    `follows` names the deviation this one follows from (an effect, not a root: a dotted border), `on_purpose`
+    says which approved change moved it (a dashed blue border, not flagged at all).
+    """
     name = html_text(short_name(tag))
     data_tag = html_text(tag.name)
     if reading is None:
@@ -189,10 +197,14 @@ def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
         # Greyed, dashed and aged: a value that is not live must never pass for one.
         classes.append("dim")
         state = f"{state} · {age_text(reading.age_s(now))}"
+    elif on_purpose and _band_state(tag, reading) is not None:
+        classes.append("purpose")
+        state = "✎ set on purpose" if on_purpose.startswith("set on purpose") else "✎ follows a change made on purpose"
     elif (band := _band_state(tag, reading)) is not None:
-        classes.append("out")
-        state = band
-    title = html_text(f"{tag.name}: {tag.description}")
+        classes.append("follows" if follows else "out")
+        state = f"{band} · ↳ follows {follows}" if follows else band
+    why = f" ({on_purpose})" if on_purpose else ""
+    title = html_text(f"{tag.name}: {tag.description}{why}")
     return (
         f'<div class="{" ".join(classes)}" title="{title}" data-tag="{data_tag}" '
         f'data-quality="{reading.quality.value}"><div class="name">{name}</div>'
@@ -200,8 +212,23 @@ def tile(tag: Tag, reading: Reading | None, now: datetime) -> str:
     )
 
 
-def tiles(tags: list[Tag], readings: dict[str, Reading | None], now: datetime) -> str:
-    return '<div class="tiles">' + "".join(tile(t, readings.get(t.name), now) for t in tags) + "</div>"
+def tiles(
+    tags: list[Tag],
+    readings: dict[str, Reading | None],
+    now: datetime,
+    *,
+    follows: Mapping[str, str] | None = None,
+    on_purpose: Mapping[str, str] | None = None,
+) -> str:
+    follows, on_purpose = follows or {}, on_purpose or {}
+    return (
+        '<div class="tiles">'
+        + "".join(
+            tile(t, readings.get(t.name), now, follows=follows.get(t.name, ""), on_purpose=on_purpose.get(t.name, ""))
+            for t in tags
+        )
+        + "</div>"
+    )
 
 
 def alarm_row(alarm: ActiveAlarm, *, unit: str = "") -> str:

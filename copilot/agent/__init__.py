@@ -9,13 +9,16 @@ from copilot.agent.answer import Answer, DraftedProposal, RankedCause, ReadingUs
 
 if TYPE_CHECKING:
     from copilot.agent.conversation import CoPilot
+    from copilot.agent.offline.story import Story, line_story
 
 
 def __getattr__(name: str) -> Any:
     # LangGraph and the model clients take seconds to import; only a conversation needs them.
     if name == "CoPilot":
         return import_module("copilot.agent.conversation").CoPilot
+    if name in ("line_story", "Story"):
+        return getattr(import_module("copilot.agent.offline.story"), name)
     raise AttributeError(f"module 'copilot.agent' has no attribute {name!r}")
 
 
-__all__ = ["Answer", "CoPilot", "DraftedProposal", "RankedCause", "ReadingUsed"]
+__all__ = ["Answer", "CoPilot", "DraftedProposal", "RankedCause", "ReadingUsed", "Story", "line_story"]

@@ -35,6 +35,8 @@ class RankedCause:
     # The remedy as ordered steps, each with its condition and whether the live line meets it.
     steps: tuple[dict[str, Any], ...] = ()
     lead: str = ""  # a stop, replace or maintenance step whose condition is met: it comes before anything else
+    # Deviating tags that follow from its evidence (a stopped line's speeds and currents): effects, not causes.
+    consequences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +95,7 @@ def answer_from_json(data: dict[str, Any]) -> Answer:
                     "evidence_against": tuple(c["evidence_against"]),
                     "citations": tuple(_citation(x) for x in c["citations"]),
                     "steps": tuple(c.get("steps", ())),
+                    "consequences": tuple(c.get("consequences", ())),
                 }
             )
             for c in data["causes"]

@@ -14,7 +14,8 @@ from connectors.errors import ConnectorError
 from connectors.line import LineDefinition, Tag
 from connectors.readings import Reading
 from copilot.agent.answer import DraftedProposal, ReadingUsed
-from copilot.agent.offline.observe import Observation, band_text, observe, trend
+from copilot.agent.offline.observe import Observation, band_text, trend
+from copilot.agent.offline.story import observe_settled
 from copilot.errors import CopilotError
 from copilot.pipeline.actions import Action, ActionService
 from copilot.pipeline.policy import LineSnapshot
@@ -110,7 +111,10 @@ class Workbench:
 
     # -- looking -------------------------------------------------------------------------------------------
     def observation(self, *, window_s: float = 120.0) -> Observation:
-        return observe(self.line, self.line_view.cache, self.line_view.alarms(), window_s=window_s, now=self.clock())
+        """The line now, less what approved changes of this shift moved on purpose."""
+        recent = self.actions.list_actions(limit=100)
+        cache, alarms = self.line_view.cache, self.line_view.alarms()
+        return observe_settled(self.line, cache, alarms, recent, now=self.clock(), window_s=window_s)
 
     def _tags(self, tags: list[str] | None, equipment: str | None) -> list[Tag]:
         known = {t.name: t for t in self.line.tags}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from connectors.live_line import LiveLine
@@ -9,7 +11,9 @@ from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
 from copilot.agent.workbench import ToolRefused, Workbench
 from copilot.errors import ConversationError
-from copilot.pipeline.states import Status
+from copilot.pipeline.states import Role, Status
+from copilot.pipeline.users import add_user
+from copilot.services.pipeline_ops import Context, approve, propose
 from copilot.settings import Settings
 from knowledge import KnowledgeBase
 from knowledge.embedding import Embedder
@@ -55,6 +59,10 @@ def test_a_jam_is_explained_with_its_evidence_citations_and_readings(
     # The jam's remedy only asks for a slower conveyor "if jams come back": nothing is drafted at once.
     assert answer.proposals == ()
     assert pipeline.service.list_actions() == []
+    # The stopped line's speeds and currents are the jam's effects, said once as such, not causes of their own.
+    assert {"line.state", "filler.speed", "capper.speed"} <= set(top.consequences), top.consequences
+    assert not set(top.consequences) & {"infeed.jam_detected", "infeed.speed"}, "evidence is not its own effect"
+    assert f"Follows from it ({len(top.consequences)} deviations" in answer.text
 
 
 def test_a_healthy_line_gets_no_fault_found(copilot: CoPilot, pipeline: Pipeline) -> None:
@@ -185,3 +193,39 @@ def test_threads_survive_a_restart_and_belong_to_their_owner(
             second.ask("   ", thread_id="shift-1", user=pipeline.operator)
     finally:
         second.close()
+
+
+def test_a_setpoint_moved_on_purpose_is_no_fault_and_neither_is_what_followed_it(
+    own_copilot: CoPilot,
+    own_sim: SimulatorThread,
+    own_live: LiveLine,
+    pipeline: Pipeline,
+    agent_settings: Settings,
+    library_kb: KnowledgeBase,
+) -> None:
+    # An approved, executed slowdown to 540 bottles/min leaves line.speed_sp below its normal band of 580 to 620,
+    # and every speed and current of the line with it.
+    ctx = Context(agent_settings.model_copy(update={"endpoint": own_sim.sim.endpoint}), pipeline.db)
+    otto = add_user(pipeline.db, "otto", Role.OPERATOR, "operator-password-2", by="test", at=time.time())
+    action = propose(ctx, otto, "line.speed_sp", 540, "slow down for the new label stock")
+    assert approve(ctx, pipeline.operator, action.id).status is Status.PENDING, "a 60 step needs a supervisor too"
+    assert approve(ctx, pipeline.supervisor, action.id).status is Status.SUCCEEDED
+    wait_until(
+        lambda: (r := own_live.cache.reading("line.speed")) is not None and float(r.value or 0) < 555,  # type: ignore[arg-type]
+        timeout_s=60,
+        what="the line to slow down to its new setpoint",
+    )
+    answer = own_copilot.ask("Is anything wrong on the line?", thread_id="slow", user=pipeline.operator)
+    assert answer.abstained, answer.text
+    assert answer.text.startswith("No fault found"), answer.text
+    seen = Workbench(own_live, library_kb, pipeline.service, pipeline.operator).observation()
+    assert "line.speed_sp" not in seen.deviations
+    assert seen.on_purpose["line.speed_sp"].startswith("set on purpose: set 600 → 540 bottles/min by action")
+    assert "sam" in seen.on_purpose["line.speed_sp"]
+    assert seen.on_purpose["line.speed"].startswith("follows line.speed_sp")
+    assert not {"line.speed", "filler.speed", "capper.speed"} & seen.deviations.keys()
+    # A fault on top of the slowdown still shows: a hotter bearing goes the other way from a slower line.
+    develop(own_sim, own_live, "motor_bearing_overheat")
+    after = own_copilot.ask("Why is the filler bearing hot?", thread_id="slow", user=pipeline.operator)
+    assert "bearing" in after.causes[0].cause.lower(), after.text
+    assert "Not counted as faults, moved on purpose: set 600 → 540 bottles/min" in after.text

@@ -68,6 +68,41 @@ def test_a_flag_that_alarms_when_on_is_a_flagged_tile(line: LineDefinition) -> N
     assert ">good<" in off
 
 
+def test_an_effect_is_a_dotted_tile_and_a_change_made_on_purpose_is_not_flagged(line: LineDefinition) -> None:
+    speed = line.tag("filler.speed")
+    slow = reading(speed.name, 0.0, Quality.GOOD)
+    effect = widgets.tile(speed, slow, NOW, follows="line.speed")
+    assert 'class="tile follows"' in effect
+    assert "▼ below normal 9.6 to 10.4 · ↳ follows line.speed" in effect
+    setpoint = line.tag("line.speed_sp")
+    why = "set on purpose: set 600 → 540 bottles/min by action a1b2c3d4, approved by olga, sam at 10:02:00 (5 min ago)"
+    moved = widgets.tile(setpoint, reading(setpoint.name, 540.0, Quality.GOOD), NOW, on_purpose=why)
+    assert 'class="tile purpose"' in moved
+    assert "✎ set on purpose" in moved
+    assert "approved by olga, sam" in moved, "the whole sentence is in the tile's title"
+    assert "below normal" not in moved
+    # Inside its band, a value needs no word about why it is there.
+    calm = widgets.tile(speed, reading(speed.name, 10.0, Quality.GOOD), NOW, follows="line.speed", on_purpose=why)
+    assert 'class="tile"' in calm
+
+
+def test_the_story_line_names_roots_effects_and_changes_made_on_purpose() -> None:
+    from console.line_page import story_html
+    from copilot.agent import Story
+
+    told = Story(
+        roots=("infeed.speed", "infeed.photo_eye_blocked_s"),
+        follows={"line.state": "infeed.jam_detected", "filler.speed": "line.speed"},
+        on_purpose={"capper.torque_sp": "set on purpose: set 2.2 → 2.3 N·m by action 1", "capper.torque": "follows"},
+        details={"infeed.speed": "0.0 m/min, below normal 45 to 55 m/min", "infeed.photo_eye_blocked_s": "<b>50 s</b>"},
+    )
+    html = story_html(told)
+    assert "⚑ Off normal at the root (2): <b>infeed.speed</b> 0.0 m/min, below normal 45 to 55 m/min" in html
+    assert "&lt;b&gt;50 s&lt;/b&gt;" in html, "text from the line is escaped"
+    assert "↳ 2 more deviations follow from them" in html
+    assert "✎ Moved on purpose, not flagged: set 2.2 → 2.3 N·m by action 1; 1 tag moved with them" in html
+
+
 def test_an_alarm_row_says_its_priority_in_words_with_its_value_and_limit() -> None:
     alarm = ActiveAlarm(
         code="INF-102",
@@ -119,12 +154,24 @@ def test_a_fault_raises_alarms_by_priority_with_text(own_console: Console) -> No
     sim.call(partial(sim.sim.inject, "conveyor_jam"))
     live = services.live_line()
     wait_until(lambda: any(a.code == "INF-101" for a in live.alarms()), timeout_s=20, what="the jam alarm")
+    wait_until(
+        lambda: (r := live.cache.reading("filler.speed")) is not None and float(r.value) < 9,  # type: ignore[arg-type]
+        timeout_s=20,
+        what="the filler to stop behind the jam",
+    )
     app = own_console.page("line", "olga")
     page = text_of(app)
     assert "#### Active alarms (" in page
     assert "<b>▲ HIGH</b> · INF-101 ·" in page, "priority as a shape and a word, not colour alone"
     assert "▼ below normal 45 to 55" in tile_of(page, "infeed.speed")
     assert "✓ No active alarm" not in page
+    # One root and its effects, not a wall of equal flags.
+    assert 'class="tile out"' in tile_of(page, "infeed.speed")
+    stopped = tile_of(page, "filler.speed")
+    assert 'class="tile follows"' in stopped
+    assert "↳ follows line.speed" in stopped
+    assert "⚑ Off normal at the root (2): <b>infeed.speed</b>" in page
+    assert "more deviations follow from them (dotted tiles)" in page
     assert not app.exception
 
 

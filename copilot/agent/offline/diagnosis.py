@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from connectors.line import LineDefinition
 from copilot.agent.offline.observe import Observation
+from copilot.agent.offline.story import downstream
 from knowledge.citations import RecordHit
 from knowledge.steps import moves
 
@@ -37,6 +39,8 @@ class Candidate:
     evidence_against: tuple[str, ...]
     not_judged: tuple[str, ...]  # related tags with no usable reading
     merged: tuple[RecordHit, ...] = ()  # alarm-list rows that describe the same event
+    # Deviations downstream of its evidence along the line's `follows` links, each with the tag it follows.
+    consequences: dict[str, str] = field(default_factory=dict)
 
     @property
     def confidence(self) -> float:
@@ -62,7 +66,13 @@ def asked_equipment(line: LineDefinition, question: str) -> set[str]:
     return found
 
 
-def _judge(record: RecordHit, observation: Observation, known_tags: set[str], setpoints: set[str]) -> Candidate:
+def _judge(
+    record: RecordHit,
+    observation: Observation,
+    known_tags: set[str],
+    setpoints: set[str],
+    graph: Mapping[str, Sequence[str]],
+) -> Candidate:
     related = [t for t in record.related_tags if t in known_tags]
     frozen_record = about_frozen(record)
     remedy_moves = moves(record.remedy)
@@ -70,6 +80,7 @@ def _judge(record: RecordHit, observation: Observation, known_tags: set[str], se
     evidence_for: list[str] = []
     evidence_against: list[str] = []
     not_judged: list[str] = []
+    supporting: list[str] = []
     for tag in related:
         deviation = observation.deviations.get(tag)
         if deviation is not None and remedy_moves.get(tag) == deviation.direction:
@@ -78,6 +89,7 @@ def _judge(record: RecordHit, observation: Observation, known_tags: set[str], se
         elif deviation is not None:
             if (deviation.direction == "frozen") == frozen_record:
                 support += deviation.weight
+                supporting.append(tag)
                 evidence_for.append(f"{tag} {deviation.detail}")
             elif frozen_record:
                 evidence_against.append(f"{tag} is moving ({deviation.detail}), so its transmitter is alive")
@@ -92,12 +104,17 @@ def _judge(record: RecordHit, observation: Observation, known_tags: set[str], se
             not_judged.append(f"{tag} ({observation.unusable[tag]})")
     judged = len(evidence_for) + len(evidence_against)
     total_weight = sum(d.weight for d in observation.deviations.values())
+    active = {a.code: a for a in observation.alarms}
+    roots = [*supporting, *([active[record.code].tag] if record.code in active else [])]
+    # What follows from the evidence is explained by the cause too: a jam that stops the line explains every
+    # speed, current and count that dropped with it.
+    consequences = downstream(graph, observation.deviations, roots)
+    explained = support + sum(observation.deviations[t].weight for t in consequences)
     # One matching tag is weak evidence, several agreeing tags are strong: the share seen is discounted by how
     # few they are (1 tag: half, 2: three quarters, 4: 94 %).
     recall = (support / judged) * (1.0 - 0.5**support) if judged else 0.0
-    coverage = support / total_weight if total_weight else 0.0
+    coverage = min(1.0, explained / total_weight) if total_weight else 0.0
     score = RECALL_WEIGHT * recall + COVERAGE_WEIGHT * coverage
-    active = {a.code: a for a in observation.alarms}
     if record.code in active:
         alarm = active[record.code]
         evidence_for.insert(0, f"alarm {alarm.code} active: {alarm.message}")
@@ -108,6 +125,7 @@ def _judge(record: RecordHit, observation: Observation, known_tags: set[str], se
         evidence_for=tuple(evidence_for),
         evidence_against=tuple(evidence_against),
         not_judged=tuple(not_judged),
+        consequences=consequences,
     )
 
 
@@ -130,14 +148,7 @@ def _merge_alarm_rows(ranked: list[Candidate]) -> list[Candidate]:
             continue
         index = kept.index(host)
         alarm_lines = tuple(e for e in candidate.evidence_for if e.startswith("alarm ") and e not in host.evidence_for)
-        kept[index] = Candidate(
-            record=host.record,
-            score=host.score,
-            evidence_for=alarm_lines + host.evidence_for,
-            evidence_against=host.evidence_against,
-            not_judged=host.not_judged,
-            merged=(*host.merged, record),
-        )
+        kept[index] = replace(host, evidence_for=alarm_lines + host.evidence_for, merged=(*host.merged, record))
     return kept
 
 
@@ -150,9 +161,10 @@ def rank(
     codes = asked_codes(question)
     equipment = asked_equipment(line, question)
     active = {a.code for a in observation.alarms}
+    graph = line.followers()
     candidates: list[Candidate] = []
     for record in records:
-        candidate = _judge(record, observation, known_tags, setpoints)
+        candidate = _judge(record, observation, known_tags, setpoints, graph)
         asked = record.code.upper() in codes
         if (
             not asked
@@ -162,13 +174,7 @@ def rank(
             continue  # nothing on the line points at it
         bonus = (ASKED_CODE_BONUS if asked else 0.0) + (ASKED_EQUIPMENT_BONUS if record.equipment in equipment else 0.0)
         if bonus:
-            candidate = Candidate(
-                record=record,
-                score=candidate.score + bonus,
-                evidence_for=candidate.evidence_for,
-                evidence_against=candidate.evidence_against,
-                not_judged=candidate.not_judged,
-            )
+            candidate = replace(candidate, score=candidate.score + bonus)
         candidates.append(candidate)
     # Ties go to the record with more evidence, then to the one whose document names the equipment asked about.
     candidates.sort(key=lambda c: (-c.score, -len(c.evidence_for), c.record.code))

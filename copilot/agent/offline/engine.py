@@ -132,6 +132,7 @@ def _cause(bench: Workbench, candidate: Candidate, steps: list[JudgedStep]) -> R
         citations=tuple(citations),
         steps=tuple(j.as_json() for j in steps),
         lead=next((f"{j.step.text} ({j.detail})" for j in leading(steps)), ""),
+        consequences=tuple(candidate.consequences),
     )
 
 
@@ -260,6 +261,22 @@ def _step_line(j: JudgedStep) -> str:
     return f"check: {text} [{j.detail}]"
 
 
+def _consequence_line(tags: tuple[str, ...], observation: Observation, shown: int = 5) -> str:
+    details = [f"{t} {observation.deviations[t].detail}" for t in tags[:shown] if t in observation.deviations]
+    more = f"; and {len(tags) - shown} more" if len(tags) > shown else ""
+    return f"Follows from it ({len(tags)} deviations, effects rather than causes): " + "; ".join(details) + more + "."
+
+
+def _on_purpose_line(changes: list[str], followers: int) -> str:
+    after = f"; {followers} more {'tag' if followers == 1 else 'tags'} moved with them" if followers else ""
+    return (
+        "Not counted as faults, moved on purpose: "
+        + "; ".join(c.removeprefix("set on purpose: ") for c in changes)
+        + after
+        + "."
+    )
+
+
 def _compose(
     causes: list[RankedCause],
     steps: list[JudgedStep],
@@ -284,6 +301,10 @@ def _compose(
     lines += ["", "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + "."]
     if top.evidence_against:
         lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
+    if top.consequences:
+        lines.append(_consequence_line(top.consequences, observation))
+    if deliberate := [why for why in observation.on_purpose.values() if why.startswith("set on purpose")]:
+        lines.append(_on_purpose_line(deliberate, len(observation.on_purpose) - len(deliberate)))
     lines += ["", f"What to do ({source}):"]
     lines += [f"{j.step.order}. {_step_line(j)}" for j in steps] or [top.remedy]
     if remembered:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -66,6 +66,8 @@ class Observation:
     in_band: frozenset[str]  # fresh, GOOD and inside the normal band: evidence against causes that need them out
     unusable: dict[str, str]  # tag -> why it cannot be used (no reading, stale, bad quality, line unavailable)
     alarms: tuple[ActiveAlarm, ...]
+    # Deviations that an approved, executed change explains, with why: not faults, and not evidence of one.
+    on_purpose: dict[str, str] = field(default_factory=dict)
 
 
 def band_text(band: Band | None, unit: str) -> str | None:
