@@ -5,10 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from console import answer_view, services, session, widgets
 from console.messages import run_safely
 from console.warmup import Phase, Readiness
+
+NEW_ANSWER = "new-answer"
+# Streamlit keeps a chat pinned to its bottom while it renders; the scroll is repeated until the page has settled.
+_SCROLL = """<script>
+let tries = 0;
+const go = () => {{
+  const mark = window.parent.document.getElementById("{anchor}");
+  if (mark) mark.scrollIntoView({{block: "start"}});
+  if (++tries < 6) setTimeout(go, 250);
+}};
+go();
+</script><!-- answer {count} -->"""
+
+
+def scroll_to(anchor: str, count: int) -> None:
+    """Bring the anchor to the top of the view once the answer is drawn (the count makes each answer's script new)."""
+    components.html(_SCROLL.format(anchor=anchor, count=count), height=0)
 
 
 def render() -> None:
@@ -57,10 +75,13 @@ def render() -> None:
     with st.chat_message("user"):
         widgets.show_text(question)
     with st.chat_message("assistant"):
+        # The start of the new answer (the cause and what to do first) is what a tablet must show, not its end.
+        st.markdown(f'<div id="{NEW_ANSWER}"></div>', unsafe_allow_html=True)
         with st.spinner("Looking at the line and the manuals…"):
             answer = run_safely("answering", services.ask, question, thread_id=thread, user=who)
         if answer is not None:
             answer_view.render(answer, who, key=f"{thread}-{len(history)}", stream=True)
+    scroll_to(NEW_ANSWER, len(history))
 
 
 @st.fragment(run_every=timedelta(seconds=1))

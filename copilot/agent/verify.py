@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from copilot.agent.answer import Answer
+
 # "85.6", "-1", "2,5": numbers as a model writes them; times (10:42) and ISO dates are taken out first.
 _NUMBER = re.compile(r"(?<![\w.:/-])-?\d+(?:[.,]\d+)?(?![\w:/-]|\.\d)")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b|\b\d{4}-\d{2}-\d{2}(?:T[\d:.+Z-]+)?")
@@ -91,3 +93,19 @@ def check(text: str, evidence: Evidence) -> list[Unverified]:
         if reasons:
             found.append(Unverified(sentence=sentence, reasons=tuple(dict.fromkeys(reasons))))
     return found
+
+
+def answer_evidence(answer: Answer, tags: Iterable[str]) -> Evidence:
+    """The evidence an answer carries with it, to check a model's text written from it (the fault evaluation)."""
+    texts = [answer.text, *answer.notes, *answer.remembered, *(c.text for c in answer.citations)]
+    texts += [f"{r.tag} {r.value} {r.normal or ''}" for r in answer.readings]
+    texts += [f"{p.tag} {p.current} {p.proposed}" for p in answer.proposals]
+    for cause in answer.causes:
+        texts += [cause.remedy, cause.lead, *cause.evidence_for, *cause.evidence_against]
+        texts += [str(step.get("detail", "")) for step in cause.steps]
+    return Evidence(
+        texts=tuple(texts),
+        tags=frozenset(tags),
+        citations=len(answer.citations),
+        done=frozenset(p.status for p in answer.proposals),
+    )

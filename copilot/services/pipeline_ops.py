@@ -29,9 +29,11 @@ _FIRST_READINGS_S = 5.0
 class Context:
     """The pipeline's store, with the line definition and the action service loaded on first use."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, line: LineDefinition | None = None) -> None:
         self.settings = settings
         self.db = db
+        if line is not None:
+            self.__dict__["line"] = line  # already loaded (an evaluation's line): the cached property finds it
 
     # `users list` reads only the store: loading and checking the line definition (a tenth of a second or more)
     # waits until a command asks for it.

@@ -16,6 +16,7 @@ from copilot.agent.answer import Answer, DraftedProposal, RankedCause
 from copilot.evaluation.faults import (
     EvalError,
     ExpectedProposal,
+    FaultReport,
     Scenario,
     default_scenarios,
     load_scenarios,
@@ -85,6 +86,7 @@ def answer(
     steps: tuple[dict[str, object], ...] = (),
     lead: str = "",
     remembered: tuple[str, ...] = (),
+    consequences: tuple[str, ...] = (),
 ) -> Answer:
     return Answer(
         text="",
@@ -99,6 +101,7 @@ def answer(
                 citations=(),
                 steps=steps,
                 lead=lead,
+                consequences=consequences,
             )
             for c in causes
         ),
@@ -240,3 +243,44 @@ def test_scoring_an_escalation_and_a_remembered_rejection() -> None:
     assert score(again, redrafted, 0.1).redraft_ok is False
     other_way = answer(["clutch"], remembered=told, proposals=(proposal(2.2, 2.1),))
     assert score(again, other_way, 0.1).redraft_ok is True
+
+
+def test_scoring_consequences_approved_chains_and_a_model_caught_inventing() -> None:
+    jam = Scenario.model_validate(
+        {
+            "id": "j",
+            "question": "q",
+            "expect": {"cause_keywords": ["jam"], "consequences": ["line.state", "filler.speed"]},
+        }
+    )
+    assert score(jam, answer(["jam"], consequences=("line.state", "filler.speed", "air.air_flow")), 0.1).passed
+    missed = score(jam, answer(["jam"], consequences=("line.state",)), 0.1)
+    assert missed.consequences_ok is False
+    assert not missed.passed
+    chain = Scenario.model_validate(
+        {
+            "id": "c",
+            "question": "q",
+            "approved": [
+                {"tag": "capper.torque_sp", "direction": "up"},
+                {"tag": "capper.torque_sp", "direction": "up"},
+            ],
+            "expect": {"no_redraft": True},
+        }
+    )
+    tried = ("Already tried: capper.torque_sp 2.2 → 2.3, approved by sam at 10:42 (2 min ago), written.",)
+    assert score(chain, answer(["clutch"], remembered=tried), 0.1).redraft_ok is True
+    assert score(chain, answer(["clutch"], remembered=()), 0.1).redraft_ok is False, "the answer must say so"
+    further = answer(["clutch"], remembered=tried, proposals=(proposal(2.3, 2.4),))
+    assert score(chain, further, 0.1).redraft_ok is False, "a further step the same way"
+    invents = Scenario.model_validate(
+        {"id": "m", "question": "q", "model_says": "It is 13.37 %.", "expect": {"unverified_at_least": 1}}
+    )
+    assert score(invents, answer([]), 0.1, caught=1).passed
+    uncaught = score(invents, answer([]), 0.1, caught=0)
+    assert not uncaught.passed
+    report = FaultReport(
+        outcomes=[uncaught, score(invents, answer([]), 0.1, caught=1)], provider="offline", seconds=1, speed=1
+    )
+    assert report.figures["invented_claims_caught"] == 0.5
+    assert report.goals["every invented claim of a model caught"] is False

@@ -167,3 +167,12 @@ def test_only_the_newest_written_change_of_a_setpoint_counts(line: LineDefinitio
     seen = observe(line, _cache(line, SLOWED), [], now=datetime.now(UTC))
     newer = _written("line.speed_sp", 540, 600, age_s=30)  # set back to 600 since, then moved by someone else
     assert moved_on_purpose(line, seen, [newer, _written("line.speed_sp", 600, 540)], now=time.time()) == {}
+
+
+def test_a_step_back_toward_normal_explains_nothing(line: LineDefinition) -> None:
+    # Someone found the infeed at 38 m/min and raised it to 42: still low, and still the fault's doing.
+    seen = observe(line, _cache(line, {"infeed.speed_sp": [42.0], "infeed.speed": [42.0]}), [], now=datetime.now(UTC))
+    assert moved_on_purpose(line, seen, [_written("infeed.speed_sp", 38, 42)], now=time.time()) == {}
+    assert moved_on_purpose(line, seen, [_written("infeed.speed_sp", 50, 42)], now=time.time()).keys() == {
+        "infeed.speed_sp"
+    }

@@ -55,6 +55,15 @@ def tile_value(page: Page, tag: str) -> str:
     return page.locator(f'.tile[data-tag="{tag}"] .value').inner_text()
 
 
+# The new answer's first line sits in the top third of the screen once the page has scrolled to it.
+NEW_ANSWER_AT_TOP = """() => {
+  const mark = document.getElementById("new-answer");
+  if (!mark) return false;
+  const top = mark.getBoundingClientRect().top;
+  return top >= -2 && top < window.innerHeight / 3;
+}"""
+
+
 def test_operators_and_a_supervisor_act_on_the_copilots_advice(demo: Demo, browser: Browser, shots: Path) -> None:
     assert {"olga", "otto", "sam", "mia", "ada"} <= demo.passwords.keys()
     page = browser.new_page(viewport=TABLET)
@@ -128,6 +137,8 @@ def test_operators_and_a_supervisor_act_on_the_copilots_advice(demo: Demo, brows
     expect(page.get_by_text("otto rejected filler.bowl_level_sp", exact=False).last).to_be_visible()
     expect(page.get_by_text("the valve seal is changed at the 14:00 stop", exact=False).last).to_be_visible()
     assert "Proposed change: filler.bowl_level_sp" not in page.get_by_test_id("stChatMessage").last.inner_text()
+    # The view lands on the start of the new answer, not on its sources at the bottom.
+    page.wait_for_function(NEW_ANSWER_AT_TOP, timeout=10_000)
     page.screenshot(path=shots / "copilot-remembered.png", full_page=True)
     assert demo.copilot("fault", "clear").returncode == 0
 
@@ -140,6 +151,8 @@ def test_operators_and_a_supervisor_act_on_the_copilots_advice(demo: Demo, brows
     ask(page, "The filler is getting hot and vibrating, why?")
     last = page.get_by_test_id("stChatMessage").last
     expect(last.get_by_text("Do first:", exact=False)).to_be_visible()
+    page.wait_for_function(NEW_ANSWER_AT_TOP, timeout=10_000)
+    expect(last.get_by_text("Do first:", exact=False)).to_be_in_viewport()
     text = last.inner_text()
     assert "bearing" in text.lower()
     assert "stop the filler" in text.split("Do first:")[1].splitlines()[0]

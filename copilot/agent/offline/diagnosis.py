@@ -25,6 +25,9 @@ COVERAGE_WEIGHT = 0.45
 ALARM_BONUS = 0.1
 ASKED_CODE_BONUS = 0.3
 ASKED_EQUIPMENT_BONUS = 0.05
+# An effect downstream of a record's evidence counts as explained, but at half weight: a symptom the record names
+# itself says more about it than a deviation that any cause upstream would explain as well.
+CONSEQUENCE_WEIGHT = 0.5
 # Below this the best match explains too little to be called a cause.
 ABSTAIN_BELOW = 0.35
 
@@ -109,7 +112,7 @@ def _judge(
     # What follows from the evidence is explained by the cause too: a jam that stops the line explains every
     # speed, current and count that dropped with it.
     consequences = downstream(graph, observation.deviations, roots)
-    explained = support + sum(observation.deviations[t].weight for t in consequences)
+    explained = support + CONSEQUENCE_WEIGHT * sum(observation.deviations[t].weight for t in consequences)
     # One matching tag is weak evidence, several agreeing tags are strong: the share seen is discounted by how
     # few they are (1 tag: half, 2: three quarters, 4: 94 %).
     recall = (support / judged) * (1.0 - 0.5**support) if judged else 0.0

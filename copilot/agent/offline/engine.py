@@ -71,10 +71,7 @@ def _adjustment(
             continue
         current = float(reading.value)
         value = current + step.amount if step.how == "by" else step.amount
-        normal = writable[step.tag].normal
-        if normal is not None and _further_out(current, value, normal.low, normal.high):
-            bench.notes.append(f"no proposal for {step.tag}: {value:g} would take it further from its normal band")
-            continue
+        # What people already decided comes first: "already tried" says more than "further from its band".
         past = recall(bench.actions, step.tag, direction(current, value), now=now)
         if past is not None:
             sentence = told(past, now)
@@ -87,6 +84,10 @@ def _adjustment(
                 sentence += " " + since(bench.line_view.cache, looked_at, past.at)
             remembered.append(sentence)
             continue  # said no to or tried: the remedy's next step that applies may still help
+        normal = writable[step.tag].normal
+        if normal is not None and _further_out(current, value, normal.low, normal.high):
+            bench.notes.append(f"no proposal for {step.tag}: {value:g} would take it further from its normal band")
+            continue
         return Adjustment(tag=step.tag, value=round(value, 6), sentence=step.text)
     return None
 

@@ -112,7 +112,13 @@ def moved_on_purpose(
         if abs(float(reading.value) - action.new_value) > tag.setpoint.tolerance:
             continue  # moved again since, by hand or by the control system: the change no longer explains it
         way = direction(action.old_value, action.new_value)
-        if not way:
+        if not way or tag.normal is None or action.old_value is None:
+            continue
+        low, high = tag.normal.low, tag.normal.high
+        if max(low - action.new_value, 0.0, action.new_value - high) <= max(
+            low - action.old_value, 0.0, action.old_value - high
+        ):
+            # A step back toward normal is a remedy under way: what is still off is the fault's, not the change's.
             continue
         approvers = [a.user for a in action.approvals if a.decision == "approve"]
         at = max((a.at for a in action.approvals if a.decision == "approve"), default=action.created_at)
