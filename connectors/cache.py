@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from connectors.errors import TagNotFound
@@ -39,12 +41,13 @@ class _History:
         self.statuses[self.head] = status
         self.head = (self.head + 1) % self.capacity
 
-    def ordered(self) -> tuple[list[float], list[float], list[int]]:
+    def ordered(self) -> tuple[array[float], array[float], array[int]]:
+        """Copies of the three arrays, oldest sample first (array slices copy in C, not per sample)."""
         h = self.head
         return (
-            list(self.times[h:]) + list(self.times[:h]),
-            list(self.values[h:]) + list(self.values[:h]),
-            list(self.statuses[h:]) + list(self.statuses[:h]),
+            self.times[h:] + self.times[:h],
+            self.values[h:] + self.values[:h],
+            self.statuses[h:] + self.statuses[:h],
         )
 
 
@@ -83,6 +86,8 @@ class LiveCache:
         self.availability_since = datetime.now(UTC)
         self.availability_reason = "not connected yet"
         self.updates = 0
+        # The subscription thread appends while a reader copies; the three arrays must be copied as one sample set.
+        self._lock = threading.Lock()
 
     @property
     def tag_names(self) -> list[str]:
@@ -105,7 +110,8 @@ class LiveCache:
         # The hot path keeps a plain tuple; the Reading is built when someone reads it (10k updates/s on 2 cores).
         self._latest[tag] = (value, source_time, server_time, now, status_code, status)
         if isinstance(value, int | float):  # bool is an int; text values have no trend
-            history.append(source_time.timestamp() if source_time else now, float(value), status_code)
+            with self._lock:
+                history.append(source_time.timestamp() if source_time else now, float(value), status_code)
         self.updates += 1
 
     def set_availability(self, state: Availability, reason: str) -> None:
@@ -151,14 +157,16 @@ class LiveCache:
         buffer = self._history.get(tag)
         if buffer is None:
             raise TagNotFound(f"tag {tag!r} is not watched by this connection")
-        times, values, statuses = buffer.ordered()
+        with self._lock:
+            times, values, statuses = buffer.ordered()
+        codes = np.frombuffer(statuses, dtype=np.uint32) if statuses else np.zeros(0, dtype=np.uint32)
         frame = pd.DataFrame(
             {
-                "value": values,
-                "status": statuses,
-                "good": [(s >> 30) == 0 for s in statuses],
+                "value": np.frombuffer(values, dtype=np.float64) if values else np.zeros(0),
+                "status": codes.astype(np.int64),
+                "good": (codes >> 30) == 0,
             },
-            index=pd.to_datetime(times, unit="s", utc=True),
+            index=pd.to_datetime(np.frombuffer(times, dtype=np.float64) if times else np.zeros(0), unit="s", utc=True),
         )
         frame.index.name = "source_time"
         if since is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -136,3 +137,27 @@ def test_memory_cost_per_sample_is_what_the_cache_states() -> None:
     assert cache.samples_stored() == 1000
     assert cache.history("a.b")["value"].iloc[-1] == 5000.0
     assert cache.history("a.b")["value"].iloc[0] == 1.0
+
+
+def test_history_read_while_the_subscription_writes_is_one_consistent_sample_set() -> None:
+    # The subscription thread appends while the co-pilot reads; a copy taken between the three arrays once gave
+    # 148 values for 147 times and failed an answer.
+    cache = LiveCache([TagInfo(name="a.b")], history_samples=400_000)
+    stop = threading.Event()
+
+    def subscription() -> None:
+        i = 0
+        while not stop.is_set():
+            cache.update("a.b", float(i), source_time=None, server_time=None, status_code=0, status="Good")
+            i += 1
+
+    writer = threading.Thread(target=subscription)
+    writer.start()
+    try:
+        for _ in range(12):
+            frame = cache.history("a.b")
+            assert len(frame["value"]) == len(frame.index)
+    finally:
+        stop.set()
+        writer.join()
+    assert cache.samples_stored() > 0
