@@ -174,14 +174,17 @@ def recent_changes(session: Session, tag: str, now: float, window_s: float = 360
 
 def shift_start_value(session: Session, line: LineDefinition, tag: str, now: float) -> float | None:
     """The setpoint's value when this shift began: the old value of its first write this shift, if it had one."""
+    # First by the audit's sequence, not by the clock: a clock that steps back (NTP, a wrong time set by hand) would
+    # make a later write look first and restart the shift's allowance from where it had got to.
     first = session.execute(
         select(ActionRow.old_value)
+        .join(AuditRow, (AuditRow.action_id == ActionRow.id) & (AuditRow.event == AuditEvent.EXECUTING.value))
         .where(
             ActionRow.tag == tag,
             ActionRow.status.in_([Status.WRITING.value, Status.SUCCEEDED.value, Status.UNVERIFIED.value]),
             ActionRow.write_started_at >= shift_start(line.line, now),
         )
-        .order_by(ActionRow.write_started_at)
+        .order_by(AuditRow.seq)
         .limit(1)
     ).scalar()
     return None if first is None else float(first)

@@ -93,7 +93,15 @@ class Executor:
             elif row.status != Status.APPROVED.value:
                 raise ExecutionRefused(f"{decided_by(s, row)}; it is not written")
             else:
-                late = self._approval_problems(row, self._approve_rows(s, row.id), self.clock())
+                now = self.clock()
+                late = self._approval_problems(row, self._approve_rows(s, row.id), now)
+                # Asked again under the write lock: a change written since the check above counts here.
+                late += policy.history_reasons(
+                    tag,
+                    row.new_value,
+                    recent_changes=recent_changes(s, tag.name, now),
+                    shift_start_value=shift_start_value(s, self.line, tag.name, now),
+                )
                 refused = "; ".join(late)
             if not refused:
                 try:

@@ -92,18 +92,7 @@ def check(
             reasons.append(
                 f"a change of {abs(value - current):g} {tag.unit} is more than the maximum step of {sp.max_step:g}"
             )
-        # Summed over the shift, so four steps of 0.1 cannot walk a setpoint where one step of 0.4 may not go. With
-        # no write yet this shift the step rule above is the same test (a shift allows at least one full step).
-        limit = sp.max_shift_change if sp.max_shift_change is not None else sp.max_step
-        if shift_start_value is not None and abs(value - shift_start_value) > limit + 1e-9:
-            reasons.append(
-                f"{tag.name} started this shift at {shift_start_value:g} {tag.unit}; {value:g} would move it "
-                f"{abs(value - shift_start_value):g} from there, more than the {limit:g} one shift allows"
-            )
-        if recent_changes >= sp.max_changes_per_hour:
-            reasons.append(
-                f"{tag.name} was changed {recent_changes} times in the last hour (limit {sp.max_changes_per_hour})"
-            )
+        reasons.extend(history_reasons(tag, value, recent_changes=recent_changes, shift_start_value=shift_start_value))
     if not snapshot.available:
         reasons.append("the line is unavailable: no live connection")
     if not _fresh(current_reading):
@@ -116,6 +105,31 @@ def check(
                 quality = reading.quality.value if reading is not None else "no reading"
                 reasons.append(f"related measurement {other} is not trustworthy ({quality})")
     return PolicyDecision(reasons=reasons, tag=tag, current=current)
+
+
+def history_reasons(tag: Tag, value: float, *, recent_changes: int, shift_start_value: float | None) -> list[str]:
+    """The rules that depend on the writes before this one: the shift's summed change and the hourly rate.
+
+    The executor asks again inside the transaction that commits to writing, so two changes executed at once cannot
+    both pass on the same count.
+    """
+    sp = tag.setpoint
+    if sp is None:
+        return []
+    reasons = []
+    # Summed over the shift, so four steps of 0.1 cannot walk a setpoint where one step of 0.4 may not go. With
+    # no write yet this shift the step rule is the same test (a shift allows at least one full step).
+    limit = sp.max_shift_change if sp.max_shift_change is not None else sp.max_step
+    if shift_start_value is not None and abs(value - shift_start_value) > limit + 1e-9:
+        reasons.append(
+            f"{tag.name} started this shift at {shift_start_value:g} {tag.unit}; {value:g} would move it "
+            f"{abs(value - shift_start_value):g} from there, more than the {limit:g} one shift allows"
+        )
+    if recent_changes >= sp.max_changes_per_hour:
+        reasons.append(
+            f"{tag.name} was changed {recent_changes} times in the last hour (limit {sp.max_changes_per_hour})"
+        )
+    return reasons
 
 
 def as_number(value: object) -> float:
