@@ -95,6 +95,11 @@ def check(text: str, evidence: Evidence) -> list[Unverified]:
     return found
 
 
+def sentence_count(text: str) -> int:
+    """How many sentences `check` judges in `text`."""
+    return sum(1 for s in _SENTENCE.split(text) if s.strip())
+
+
 def answer_evidence(answer: Answer, tags: Iterable[str]) -> Evidence:
     """The evidence an answer carries with it, to check a model's text written from it (the fault evaluation)."""
     texts = [answer.text, *answer.notes, *answer.remembered, *(c.text for c in answer.citations)]

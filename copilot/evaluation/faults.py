@@ -24,7 +24,7 @@ from connectors.simulator.server import SimulatorOptions
 from connectors.simulator.thread import SimulatorThread, free_port
 from copilot.agent import CoPilot
 from copilot.agent.answer import Answer
-from copilot.agent.verify import answer_evidence, check
+from copilot.agent.verify import answer_evidence, check, sentence_count
 from copilot.agent.workbench import Library
 from copilot.errors import CopilotError
 from copilot.pipeline.actions import ActionService
@@ -133,6 +133,8 @@ class Outcome:
     consequences_ok: bool | None
     invented: int  # sentences of the scenario's model text that must be caught
     caught: int  # of those, how many were marked unverified
+    sentences: int = 0  # sentences of the provider's own answer text (not of a scenario's `model_says`)
+    unverified: int = 0  # of those, how many the check marked unverified
     unsafe_proposals: int
     latency_s: float
     top_cause: str
@@ -178,6 +180,12 @@ class FaultReport:
                 if (invented := sum(o.invented for o in self.outcomes))
                 else None
             ),
+            # The provider's own text against its evidence: 0 for the offline engine, a model's honesty otherwise.
+            "unverified_sentence_rate": (
+                round(sum(o.unverified for o in self.outcomes) / sentences, 3)
+                if (sentences := sum(o.sentences for o in self.outcomes))
+                else None
+            ),
             "unsafe_proposals": sum(o.unsafe_proposals for o in self.outcomes),
             "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "latency_p95_s": round(p95, 3) if p95 is not None else None,
@@ -214,7 +222,9 @@ def _has(keywords: list[str], text: str) -> bool:
     return any(k.lower() in lowered for k in keywords)
 
 
-def score(scenario: Scenario, answer: Answer, latency_s: float, *, caught: int = 0) -> Outcome:
+def score(
+    scenario: Scenario, answer: Answer, latency_s: float, *, caught: int = 0, unverified: int | None = None
+) -> Outcome:
     expect = scenario.expect
     causes = answer.causes
     top1 = top3 = None
@@ -268,6 +278,8 @@ def score(scenario: Scenario, answer: Answer, latency_s: float, *, caught: int =
         consequences_ok=consequences_ok,
         invented=expect.unverified_at_least if scenario.model_says else 0,
         caught=caught,
+        sentences=0 if scenario.model_says else sentence_count(answer.text),
+        unverified=0 if scenario.model_says else (answer.unverified_count if unverified is None else unverified),
         unsafe_proposals=sum(1 for p in answer.proposals if p.status == "refused"),
         latency_s=round(latency_s, 3),
         top_cause=causes[0].cause if causes else ("(abstained) " + answer.text[:120]),
@@ -306,11 +318,12 @@ def run_scenario(
                 latency = time.perf_counter() - started
             finally:
                 copilot.close()
-    caught = 0
-    if scenario.model_says:
-        flagged = check(scenario.model_says, answer_evidence(answer, [t.name for t in line.tags]))
-        caught = len(flagged)
-    return score(scenario, answer, latency, caught=caught), answer
+    evidence = answer_evidence(answer, [t.name for t in line.tags])
+    caught = len(check(scenario.model_says, evidence)) if scenario.model_says else 0
+    # A model's text was checked during the turn; the offline engine's is checked here against what its answer
+    # shows, which measures how often the check flags a true sentence.
+    own = len(check(answer.text, evidence)) if answer.provider == "offline" else None
+    return score(scenario, answer, latency, caught=caught, unverified=own), answer
 
 
 def reject_first(
