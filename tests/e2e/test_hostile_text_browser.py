@@ -321,9 +321,11 @@ def test_hostile_text_in_every_field_fetches_nothing_and_shows_as_text(planted: 
                 expect(page.get_by_text("Answered in", exact=False)).to_be_visible(timeout=120_000)
             # Fixed waits on purpose: they give a request that must never happen (an image or a link fetched from
             # hostile text as the page settles, or once an expander opens) the time to show up; no event says it won't.
-            time.sleep(2)
-            _expand_all(page)
+            # A browser asks for an image as it lays the element out, within milliseconds on loopback; the last
+            # page's wait below is the longer one.
             time.sleep(1)
+            _expand_all(page)
+            time.sleep(0.5)
             _inspect(page, visit, host, all_fields)
         page.close()
     time.sleep(2)  # the last page's late requests, if any, reach the recorder (a fixed wait, as above)
