@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python -m evals.bench_knowledge
 	$(BIN)/copilot eval --suite retrieval
 	$(BIN)/copilot eval --suite faults
+	$(BIN)/python -m evals.bench_model
 	$(BIN)/copilot eval --suite safety
 	$(BIN)/python -m evals.bench_races
 	$(BIN)/python -m evals.bench_console

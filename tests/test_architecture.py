@@ -56,6 +56,7 @@ MEASURES_INSIDES = {
     },
     "bench_knowledge.py": {"knowledge.embedding", "knowledge.ingest"},
     "demo_runner.py": {"connectors.simulator.thread"},
+    "bench_model.py": {"connectors.simulator.thread"},  # a free port for the model server
 }
 
 
