@@ -222,6 +222,11 @@ def _has(keywords: list[str], text: str) -> bool:
     return any(k.lower() in lowered for k in keywords)
 
 
+def _met(steps: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    """The steps of this kind whose condition the line meets."""
+    return [x for x in steps if x.get("kind") == kind and x.get("condition") and x.get("state") == "met"]
+
+
 def score(
     scenario: Scenario, answer: Answer, latency_s: float, *, caught: int = 0, unverified: int | None = None
 ) -> Outcome:
@@ -248,9 +253,11 @@ def score(
         )
     escalation_ok = None
     if expect.escalate is not None:
-        steps = causes[0].steps if causes else ()
-        met = [x for x in steps if x.get("kind") == expect.escalate and x.get("condition") and x.get("state") == "met"]
-        escalation_ok = bool(met) and bool(causes[0].lead) and not answer.proposals
+        # The cause that carries the met step need not be the top one when two faults are on the line at once (a
+        # web break stops the line while worn clutches make rejects), but its step must be above the fold.
+        met = next((x for c in causes[:3] if c.lead for x in _met(c.steps, expect.escalate)), None)
+        above_fold = answer.text.split("\n\n")[0]
+        escalation_ok = met is not None and str(met["text"]).rstrip(";.") in above_fold and not answer.proposals
     redraft_ok = None
     if expect.no_redraft:
         again = [

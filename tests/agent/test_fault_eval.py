@@ -87,9 +87,10 @@ def answer(
     lead: str = "",
     remembered: tuple[str, ...] = (),
     consequences: tuple[str, ...] = (),
+    text: str = "",
 ) -> Answer:
     return Answer(
-        text="",
+        text=text,
         causes=tuple(
             RankedCause(
                 cause=c,
@@ -221,12 +222,16 @@ def test_scoring_an_escalation_and_a_remembered_rejection() -> None:
     scenario = Scenario.model_validate(
         {"id": "e", "question": "q", "expect": {"cause_keywords": ["clutch"], "escalate": "replace"}}
     )
-    replace = {"kind": "replace", "condition": {"kind": "threshold"}, "state": "met"}
-    led = answer(["worn clutch"], steps=(replace,), lead="Lock out and replace the clutches")
+    step = "Lock out and replace the clutches at once if capper.reject_rate exceeds 1 %."
+    replace = {"kind": "replace", "condition": {"kind": "threshold"}, "state": "met", "text": step}
+    top = f"Most likely cause: worn clutch\nDo first: {step.rstrip('.')}. The manual's condition is met.\n\nEvidence"
+    led = answer(["worn clutch"], steps=(replace,), lead=step, text=top)
     assert score(scenario, led, 0.1).escalation_ok is True
-    unmet = answer(["worn clutch"], steps=({**replace, "state": "not met"},), lead="")
+    below = answer(["worn clutch"], steps=(replace,), lead=step, text=f"Most likely cause\n\nWhat to do:\n1. {step}")
+    assert score(scenario, below, 0.1).escalation_ok is False, "the met step must lead, not wait in the list"
+    unmet = answer(["worn clutch"], steps=({**replace, "state": "not met"},), lead="", text=top)
     assert score(scenario, unmet, 0.1).escalation_ok is False
-    stopgap = answer(["worn clutch"], steps=(replace,), lead="Lock out", proposals=(proposal(2.2, 2.3),))
+    stopgap = answer(["worn clutch"], steps=(replace,), lead=step, text=top, proposals=(proposal(2.2, 2.3),))
     assert score(scenario, stopgap, 0.1).escalation_ok is False, "a stopgap drafted beside a met replace step"
     again = Scenario.model_validate(
         {

@@ -123,6 +123,30 @@ def test_a_met_replace_condition_leads_and_no_stopgap_is_drafted(
     assert any("no setpoint stopgap drafted" in n for n in answer.notes)
 
 
+def test_a_second_faults_met_replace_condition_is_above_the_fold_and_the_web_break_leads(
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
+) -> None:
+    # Two faults at once: the web break stops the line, worn clutches had made rejects past the manual's 1 %.
+    develop(own_sim, own_live, "capper_clutch_worn")
+    wait_until(
+        lambda: (r := own_live.cache.reading("capper.reject_rate")) is not None and float(r.value or 0) > 1.2,  # type: ignore[arg-type]
+        timeout_s=60,
+        what="the capper's reject rate to pass the manual's 1 % limit",
+    )
+    develop(own_sim, own_live, "label_web_break")
+    answer = own_copilot.ask(
+        "Why is the whole line standing, and why were there rejects before?", thread_id="two", user=pipeline.operator
+    )
+    causes = [c.cause.lower() for c in answer.causes]
+    assert "web break" in causes[0], causes  # not "the line is held back", which the web break explains
+    clutch = next(c for c in answer.causes if "clutch" in c.cause.lower())
+    assert "replace the worn clutches" in clutch.lead
+    above_fold = answer.text.split("\n\n")[0]
+    assert "Also now, if it is 'Worn magnetic clutch" in above_fold, answer.text
+    assert "condition is met: capper.reject_rate" in above_fold
+    assert answer.proposals == ()
+
+
 def test_a_rejected_change_is_not_drafted_again_and_the_answer_says_who_and_why(
     own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:

@@ -9,10 +9,12 @@ import pytest
 
 from connectors.errors import LineDefinitionError
 from connectors.line import LineDefinition, load_line
+from copilot.agent.offline.diagnosis import Candidate, _upstream_first
 from copilot.agent.offline.observe import observe
 from copilot.agent.offline.story import downstream, moved_on_purpose, settle, story
 from copilot.pipeline.actions import Action, ApprovalView
 from copilot.pipeline.states import Status
+from knowledge.citations import RecordHit
 from tests.agent.test_remedy_steps import _cache
 
 # A jammed infeed: the belt stands, the photo-eye stays blocked, the line holds, and everything behind it stops.
@@ -176,3 +178,46 @@ def test_a_step_back_toward_normal_explains_nothing(line: LineDefinition) -> Non
     assert moved_on_purpose(line, seen, [_written("infeed.speed_sp", 50, 42)], now=time.time()).keys() == {
         "infeed.speed_sp"
     }
+
+
+def _candidate(cause: str, score: float, roots: tuple[str, ...], consequences: tuple[str, ...]) -> Candidate:
+    record = RecordHit(
+        kind="symptom",
+        code="",
+        symptom="",
+        cause=cause,
+        remedy="",
+        related_tags=roots,
+        source="manual.md",
+        title="Manual",
+        section="Troubleshooting",
+        page=None,
+        equipment="",
+        doc_type="manual",
+        score=1.0,
+    )
+    return Candidate(
+        record=record,
+        score=score,
+        evidence_for=(),
+        evidence_against=(),
+        not_judged=(),
+        roots=roots,
+        consequences=dict.fromkeys(consequences, "x"),
+    )
+
+
+def test_a_close_cause_that_explains_the_leaders_evidence_goes_first() -> None:
+    held = _candidate("line held back", 0.80, ("line.speed", "filler.speed"), ("capper.speed",))
+    web = _candidate("web break", 0.78, ("labeler.web_break", "line.speed"), ("filler.speed", "capper.speed"))
+    clutch = _candidate("worn clutch", 0.79, ("capper.clutch_slip",), ())
+    assert [c.record.cause for c in _upstream_first([held, clutch, web])] == [
+        "web break",
+        "line held back",
+        "worn clutch",
+    ]
+    # Too far behind, it stays where its score puts it; and two causes that explain each other keep their order.
+    far = _candidate("web break", 0.60, web.roots, tuple(web.consequences))
+    assert [c.record.cause for c in _upstream_first([held, far])] == ["line held back", "web break"]
+    mutual = _candidate("same story", 0.79, ("line.speed", "filler.speed"), ("capper.speed",))
+    assert [c.record.cause for c in _upstream_first([held, mutual])] == ["line held back", "same story"]

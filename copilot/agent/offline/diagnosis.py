@@ -28,6 +28,8 @@ ASKED_EQUIPMENT_BONUS = 0.05
 # An effect downstream of a record's evidence counts as explained, but at half weight: a symptom the record names
 # itself says more about it than a deviation that any cause upstream would explain as well.
 CONSEQUENCE_WEIGHT = 0.5
+# How far below the leader a cause may score and still go first because it explains the leader's evidence.
+UPSTREAM_MARGIN = 0.1
 # Below this the best match explains too little to be called a cause.
 ABSTAIN_BELOW = 0.35
 
@@ -44,6 +46,7 @@ class Candidate:
     merged: tuple[RecordHit, ...] = ()  # alarm-list rows that describe the same event
     # Deviations downstream of its evidence along the line's `follows` links, each with the tag it follows.
     consequences: dict[str, str] = field(default_factory=dict)
+    roots: tuple[str, ...] = ()  # the deviating tags it names itself, and its active alarm's tag
 
     @property
     def confidence(self) -> float:
@@ -129,6 +132,7 @@ def _judge(
         evidence_against=tuple(evidence_against),
         not_judged=tuple(not_judged),
         consequences=consequences,
+        roots=tuple(dict.fromkeys(roots)),
     )
 
 
@@ -181,4 +185,28 @@ def rank(
         candidates.append(candidate)
     # Ties go to the record with more evidence, then to the one whose document names the equipment asked about.
     candidates.sort(key=lambda c: (-c.score, -len(c.evidence_for), c.record.code))
-    return _merge_alarm_rows(candidates)
+    return _merge_alarm_rows(_upstream_first(candidates))
+
+
+def _explains(cause: Candidate, other: Candidate) -> bool:
+    """Everything `other` points at is `cause`'s own evidence or follows from it."""
+    return bool(other.roots) and set(other.roots) <= {*cause.roots, *cause.consequences}
+
+
+def _upstream_first(ranked: list[Candidate]) -> list[Candidate]:
+    """A close runner-up that explains the leader's evidence as its effects, and not the other way, goes first.
+
+    "The line is held back" and "the label web broke" both fit a stopped line; the web break also explains why the
+    line is held back, so it is the cause and the other its description.
+    """
+    ordered = list(ranked)
+    for i in range(len(ordered)):
+        leader = ordered[i]
+        for j in range(i + 1, len(ordered)):
+            runner = ordered[j]
+            if leader.score - runner.score > UPSTREAM_MARGIN:
+                break
+            if _explains(runner, leader) and not _explains(leader, runner):
+                ordered.insert(i, ordered.pop(j))
+                break
+    return ordered

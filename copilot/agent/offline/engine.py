@@ -243,7 +243,7 @@ def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosi
             else f"\n\nI drafted a setpoint change for {proposal.tag}: {verdict}."
         )
     bench.remembered.extend(remembered)
-    text = _compose(causes, steps, first, remembered, observation, unusable_note) + drafted
+    text = _compose(causes, steps, first, remembered, observation, unusable_note, per_cause[1:]) + drafted
     return Diagnosis(text=text, causes=tuple(causes), abstained=False)
 
 
@@ -260,6 +260,11 @@ def _step_line(j: JudgedStep) -> str:
     if j.state is State.NOT_MET:
         return f"{text} [not now: {j.detail}]"
     return f"check: {text} [{j.detail}]"
+
+
+def _short(cause: str) -> str:
+    """A cause's first clause: "Worn magnetic clutch on one or more capping heads"."""
+    return cause.split(":")[0].split(";")[0].strip().rstrip(".")
 
 
 def _consequence_line(tags: tuple[str, ...], observation: Observation, shown: int = 5) -> str:
@@ -285,7 +290,9 @@ def _compose(
     remembered: list[str],
     observation: Observation,
     unusable_note: str,
+    others: list[list[JudgedStep]],
 ) -> str:
+    """The answer's text; `others` holds the judged steps of each cause after the first."""
     top = causes[0]
     source = top.citations[0].where() if top.citations else "the library"
     lines = [
@@ -299,6 +306,13 @@ def _compose(
     ) is not None:
         met = f" Its condition is met: {now.detail}." if now.conditional else ""
         lines.append(f"Do first: {now.step.text.rstrip(';.')}.{met}")
+    # A second fault whose manual says to stop or replace at once must not hide under "other possible causes".
+    for other, its_steps in zip(causes[1:], others, strict=False):
+        if urgent := leading(its_steps):
+            lines.append(
+                f"Also now, if it is '{_short(other.cause)}' ({other.confidence:.2f}): "
+                f"{urgent[0].step.text.rstrip(';.')}. The manual's condition is met: {urgent[0].detail}."
+            )
     lines += ["", "Evidence on the line: " + ("; ".join(top.evidence_for[:6]) or "none") + "."]
     if top.evidence_against:
         lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
