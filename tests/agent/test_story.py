@@ -207,17 +207,14 @@ def _candidate(cause: str, score: float, roots: tuple[str, ...], consequences: t
     )
 
 
-def test_a_close_cause_that_explains_the_leaders_evidence_goes_first() -> None:
-    held = _candidate("line held back", 0.80, ("line.speed", "filler.speed"), ("capper.speed",))
-    web = _candidate("web break", 0.78, ("labeler.web_break", "line.speed"), ("filler.speed", "capper.speed"))
-    clutch = _candidate("worn clutch", 0.79, ("capper.clutch_slip",), ())
-    assert [c.record.cause for c in _upstream_first([held, clutch, web])] == [
-        "web break",
-        "line held back",
-        "worn clutch",
-    ]
-    # Too far behind, it stays where its score puts it; and two causes that explain each other keep their order.
-    far = _candidate("web break", 0.60, web.roots, tuple(web.consequences))
-    assert [c.record.cause for c in _upstream_first([held, far])] == ["line held back", "web break"]
-    mutual = _candidate("same story", 0.79, ("line.speed", "filler.speed"), ("capper.speed",))
+def test_of_causes_shown_alike_the_one_that_explains_the_others_evidence_goes_first() -> None:
+    held = _candidate("line held back", 0.781, ("line.speed", "filler.speed"), ("capper.speed",))
+    clutch = _candidate("worn clutch", 0.78, ("capper.clutch_slip",), ())
+    web = _candidate("web break", 0.779, ("labeler.web_break", "line.speed"), ("filler.speed", "capper.speed"))
+    order = [c.record.cause for c in _upstream_first([held, clutch, web])]
+    assert order == ["web break", "line held back", "worn clutch"]
+    # A better score keeps its place; two causes that explain each other keep their order.
+    behind = _candidate("web break", 0.76, web.roots, tuple(web.consequences))
+    assert [c.record.cause for c in _upstream_first([held, behind])] == ["line held back", "web break"]
+    mutual = _candidate("same story", 0.78, ("line.speed", "filler.speed"), ("capper.speed",))
     assert [c.record.cause for c in _upstream_first([held, mutual])] == ["line held back", "same story"]

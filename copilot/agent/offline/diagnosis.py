@@ -28,8 +28,6 @@ ASKED_EQUIPMENT_BONUS = 0.05
 # An effect downstream of a record's evidence counts as explained, but at half weight: a symptom the record names
 # itself says more about it than a deviation that any cause upstream would explain as well.
 CONSEQUENCE_WEIGHT = 0.5
-# How far below the leader a cause may score and still go first because it explains the leader's evidence.
-UPSTREAM_MARGIN = 0.1
 # Below this the best match explains too little to be called a cause.
 ABSTAIN_BELOW = 0.35
 
@@ -194,17 +192,18 @@ def _explains(cause: Candidate, other: Candidate) -> bool:
 
 
 def _upstream_first(ranked: list[Candidate]) -> list[Candidate]:
-    """A close runner-up that explains the leader's evidence as its effects, and not the other way, goes first.
+    """Of causes shown with the same confidence, one that explains the other's evidence as its effects goes first.
 
-    "The line is held back" and "the label web broke" both fit a stopped line; the web break also explains why the
-    line is held back, so it is the cause and the other its description.
+    "The line is held back" and "the label web broke" both fit a stopped line equally well; the web break also
+    explains why the line is held back, so it is the cause and the other its description. Only a tie is broken
+    this way: a better-scoring cause keeps its place (a large leak beats "many small leaks growing").
     """
     ordered = list(ranked)
     for i in range(len(ordered)):
         leader = ordered[i]
         for j in range(i + 1, len(ordered)):
             runner = ordered[j]
-            if leader.score - runner.score > UPSTREAM_MARGIN:
+            if runner.confidence != leader.confidence:
                 break
             if _explains(runner, leader) and not _explains(leader, runner):
                 ordered.insert(i, ordered.pop(j))
