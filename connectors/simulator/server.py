@@ -164,6 +164,11 @@ class SimulatedLine:
                 pass
             self._task = None
         if self._server is not None:
+            # asyncua closes the open connections before the listening socket: a client that reconnected in between
+            # held the stop for good (seen once in 30 s). Stop listening first; asyncua's own close then repeats.
+            listener = getattr(self._server.bserver, "_server", None)
+            if isinstance(listener, asyncio.AbstractServer):
+                listener.close()
             await self._server.stop()
             self._server = None
 
