@@ -58,7 +58,7 @@ browser:
 
 # The whole suite, the fast tier included; the 20 slowest tests are printed so their cost stays in view.
 test: lint typecheck browser
-	$(BIN)/python -m pytest -n $(WORKERS) --maxschedchunk 2 --durations=20
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=20
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench_startup

@@ -78,29 +78,10 @@ def in_fast_tier(item: pytest.Item) -> bool:
     )
 
 
-# The longest tests, longest first (a minute or more each on two cores, from `make test`'s durations). Started
-# first, they run beside the many short ones instead of leaving one worker alone with them at the end.
-LONGEST_FIRST = (
-    "tests/copilot/test_safety_suite.py",
-    "tests/e2e/test_hostile_text_browser.py",
-    "tests/e2e/test_console_browser.py",
-    "tests/copilot/test_stateful.py",
-    "tests/e2e/test_scale_out.py",
-    "tests/agent/test_fault_eval.py",
-    "tests/e2e/test_copilot_page_ready.py",
-)
-
-
-def _longest_first(item: pytest.Item) -> int:
-    path = item.nodeid.split("::")[0]
-    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if in_fast_tier(item):
             item.add_marker(pytest.mark.fast)
-    items.sort(key=_longest_first)  # stable: the rest keep pytest's order
 
 
 class OutsideTheFastTier(RuntimeError):

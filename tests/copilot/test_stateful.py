@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 
 from connectors.client import LineClient
 from connectors.line import default_line_path, load_line
@@ -52,7 +54,7 @@ from connectors.simulator.server import SimulatedLine, SimulatorOptions
 from copilot.errors import CopilotError
 from copilot.pipeline import audit
 from copilot.pipeline.actions import ActionService, Rules
-from copilot.pipeline.db import Base, Database, default_url
+from copilot.pipeline.db import ActionRow, Base, Database, default_url
 from copilot.pipeline.executor import Executor
 from copilot.pipeline.policy import LineSnapshot
 from copilot.pipeline.shifts import shift_start
@@ -248,6 +250,7 @@ class PipelineMachine(RuleBasedStateMachine):
         self.executing = ""
         self.written: set[str] = set()
         self.shift_values: dict[tuple[str, float], float | None] = {}
+        self.seen_writes: dict[str, list[tuple[float, float | None, float, str]]] = {}
         self.violations: list[str] = []
         w.machine = self
 
@@ -292,7 +295,11 @@ class PipelineMachine(RuleBasedStateMachine):
             limit = sp.max_shift_change if sp.max_shift_change is not None else sp.max_step
             # The first write's old value is the one proposed, which the executor lets drift by the tolerance.
             if abs(value - start) > limit + sp.tolerance + 1e-9:
-                problems.append(f"(f) {tag} moved {abs(value - start):g} from {start:g} this shift (limit {limit:g})")
+                problems.append(
+                    f"(f) {tag} moved {abs(value - start):g} from {start:g} this shift (limit {limit:g}); "
+                    f"the writes this test saw: {self.seen_writes.get(tag)}; the store's: {self._stored_writes(tag)}"
+                )
+        self.seen_writes.setdefault(tag, []).append((now, before, value, self.executing[:8]))
         if self.executing in self.written:
             problems.append("(d) a second write for one action")
         if not self.writes_on:
@@ -302,6 +309,12 @@ class PipelineMachine(RuleBasedStateMachine):
             self.violations.append(f"write {tag}={value} for {self.executing or 'no action'}: {'; '.join(problems)}")
 
     # ------------------------------------------------------------------ helpers
+    def _stored_writes(self, tag: str) -> list[tuple[str, str, float | None, float, float | None]]:
+        """The store's actions on `tag` that reached the writing step, to explain a violation of (f)."""
+        with self.db.reader() as s:
+            rows = s.execute(select(ActionRow).where(ActionRow.tag == tag, ActionRow.write_started_at.is_not(None)))
+            return [(r.id[:8], r.status, r.old_value, r.new_value, r.write_started_at) for r in rows.scalars()]
+
     def pump(self) -> None:
         """Let the subscription deliver when the cache has not heard from the line for a while: the shared loop runs
         only inside the rules. It runs until a fresh reading arrives, for at most 0.35 s (the line may be down)."""
@@ -458,6 +471,11 @@ class PipelineMachine(RuleBasedStateMachine):
         sp = LINE.tag(tag).setpoint
         assert sp is not None
         world().panel(tag, sp.envelope.low + (sp.envelope.high - sp.envelope.low) * frac)
+        # A PLC's value is on its OPC UA server at once; the simulator would publish it only at its next tick, and
+        # a write in between (the loop runs only inside rules) would be judged from a value no client could see.
+        sim = world().sim
+        if sim is not None:
+            self.loop.run_until_complete(sim._publish(datetime.now(UTC)))
 
     @rule(n=st.integers(0, 19))
     def outage(self, n: int) -> None:
