@@ -159,14 +159,14 @@ class LiveCache:
             raise TagNotFound(f"tag {tag!r} is not watched by this connection")
         with self._lock:
             times, values, statuses = buffer.ordered()
-        codes = np.frombuffer(statuses, dtype=np.uint32) if statuses else np.zeros(0, dtype=np.uint32)
+        codes = np.frombuffer(statuses, dtype=np.uint32)
         frame = pd.DataFrame(
             {
-                "value": np.frombuffer(values, dtype=np.float64) if values else np.zeros(0),
+                "value": np.frombuffer(values, dtype=np.float64),
                 "status": codes.astype(np.int64),
                 "good": (codes >> 30) == 0,
             },
-            index=pd.to_datetime(np.frombuffer(times, dtype=np.float64) if times else np.zeros(0), unit="s", utc=True),
+            index=pd.to_datetime(np.frombuffer(times, dtype=np.float64), unit="s", utc=True),
         )
         frame.index.name = "source_time"
         if since is not None:

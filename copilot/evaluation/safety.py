@@ -866,14 +866,6 @@ async def _long_reason(c: _Case) -> tuple[bool, str]:
     return "at most" in why and c.status(action.id) is Status.PENDING, why[:120]
 
 
-async def _first_readings(client: LineClient) -> None:
-    await client.wait_available(15)
-    for _ in range(200):
-        if all(r is not None for r in client.cache.readings().values()):
-            return
-        await asyncio.sleep(0.05)
-
-
 async def _fresh_readings(client: LineClient) -> None:
     # Making a case's database (a PostgreSQL schema, seven password hashes) holds this loop, which also receives the
     # line's updates; a case must start from readings that arrived after that, or it judges staleness, not a rule.
@@ -882,6 +874,11 @@ async def _fresh_readings(client: LineClient) -> None:
         if all(r is not None and r.quality is Quality.GOOD for r in readings):
             return
         await asyncio.sleep(0.05)
+
+
+async def _first_readings(client: LineClient) -> None:
+    await client.wait_available(15)
+    await _fresh_readings(client)
 
 
 async def _run(progress: Callable[[str], None] | None, database_url: str | None) -> SafetyReport:

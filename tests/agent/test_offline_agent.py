@@ -97,15 +97,20 @@ def test_a_remedy_that_is_a_setpoint_step_becomes_one_pending_proposal_for_the_a
     assert any("still waiting for approval" in line for line in again.remembered)
 
 
-def test_a_met_replace_condition_leads_and_no_stopgap_is_drafted(
-    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
-) -> None:
-    develop(own_sim, own_live, "capper_clutch_worn")
+def clutches_past_the_limit(sim: SimulatorThread, live: LiveLine) -> None:
+    """Worn clutches, and rejects past the 1 % at which the manual says to replace them at once."""
+    develop(sim, live, "capper_clutch_worn")
     wait_until(
-        lambda: (r := own_live.cache.reading("capper.reject_rate")) is not None and float(r.value or 0) > 1.2,  # type: ignore[arg-type]
+        lambda: (r := live.cache.reading("capper.reject_rate")) is not None and float(r.value or 0) > 1.2,  # type: ignore[arg-type]
         timeout_s=60,
         what="the capper's reject rate to pass the manual's 1 % limit",
     )
+
+
+def test_a_met_replace_condition_leads_and_no_stopgap_is_drafted(
+    own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
+) -> None:
+    clutches_past_the_limit(own_sim, own_live)
     answer = own_copilot.ask(
         "Capper rejects are high, can we raise the torque?", thread_id="cap", user=pipeline.operator
     )
@@ -127,12 +132,7 @@ def test_a_second_faults_met_replace_condition_is_above_the_fold_and_the_web_bre
     own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
     # Two faults at once: the web break stops the line, worn clutches had made rejects past the manual's 1 %.
-    develop(own_sim, own_live, "capper_clutch_worn")
-    wait_until(
-        lambda: (r := own_live.cache.reading("capper.reject_rate")) is not None and float(r.value or 0) > 1.2,  # type: ignore[arg-type]
-        timeout_s=60,
-        what="the capper's reject rate to pass the manual's 1 % limit",
-    )
+    clutches_past_the_limit(own_sim, own_live)
     develop(own_sim, own_live, "label_web_break")
     answer = own_copilot.ask(
         "Why is the whole line standing, and why were there rejects before?", thread_id="two", user=pipeline.operator
