@@ -15,6 +15,7 @@ from connectors.cache import LiveCache
 from connectors.client import LineClient
 from connectors.errors import LineUnavailable
 from connectors.line import LineDefinition
+from connectors.loops import run_until_stopped
 from connectors.readings import Availability
 from connectors.session import ConnectionOptions
 
@@ -140,6 +141,4 @@ class LiveLine:
         return sorted(self._active.values(), key=lambda a: (order.index(a.priority), a.since_s))
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        self._loop.close()
+        run_until_stopped(self._loop)

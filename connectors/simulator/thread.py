@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from connectors.line import LineDefinition
+from connectors.loops import run_until_stopped
 from connectors.simulator.server import SimulatedLine, SimulatorOptions
 
 
@@ -42,9 +43,7 @@ class SimulatorThread:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        self._loop.close()
+        run_until_stopped(self._loop)
 
     def call(self, func: Callable[[], None]) -> None:
         """Run `func` on the simulator's loop, between two of its steps, as its own methods would."""
