@@ -53,6 +53,14 @@ class ActionNotFound(CopilotError):
     """No action with that id."""
 
 
+class AlarmRefused(CopilotError):
+    """An acknowledgement, shelf or service change was not accepted; the message says why and what to do."""
+
+
+class AlarmNotFound(CopilotError):
+    """No alarm with that code in the line definition or the journal."""
+
+
 class ModelUnavailable(CopilotError):
     """The chat model could not answer; the message names the server and what to check."""
 

@@ -44,6 +44,11 @@ class AuditEvent(StrEnum):
     SIGNIN_THROTTLED = "signin_throttled"  # turned away unchecked: a wait or a lockout was running
     LOCKED_OUT = "locked_out"
     UNLOCKED = "unlocked"
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"
+    ALARM_SHELVED = "alarm_shelved"
+    ALARM_UNSHELVED = "alarm_unshelved"
+    ALARM_OUT_OF_SERVICE = "alarm_out_of_service"
+    ALARM_IN_SERVICE = "alarm_in_service"
 
 
 @dataclass(frozen=True, kw_only=True)

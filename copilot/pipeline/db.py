@@ -146,6 +146,46 @@ class SignInThrottleRow(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)  # attempts turned away unchecked
 
 
+class AlarmRow(Base):
+    """One alarm as the journal knows it now (see alarm_states.AlarmStatus); one row per alarm code."""
+
+    __tablename__ = "alarms"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    acked: Mapped[bool] = mapped_column(Boolean, default=True)
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    changed_at: Mapped[float] = mapped_column(Float, default=0.0)
+    shelved_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    shelved_by: Mapped[str] = mapped_column(String(64), default="")
+    shelve_reason: Mapped[str] = mapped_column(Text, default="")
+    out_of_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_by: Mapped[str] = mapped_column(String(64), default="")
+    service_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlarmJournalRow(Base):
+    """Every move of every alarm, in order: the line's (activated, returned) and people's (acknowledged, shelved)."""
+
+    __tablename__ = "alarm_journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(32))  # the alarm's state after the move
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # The key of PostgreSQL's advisory lock that serialises write sessions (any constant shared by all processes).
 _WRITE_LOCK_KEY = 0x1C0B11_07
 _REQUIRED_TABLES = ("actions", "approvals", "audit", "users")
@@ -388,4 +428,15 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'copilot.db'}"
 
 
-__all__ = ["ActionRow", "ApprovalRow", "AuditRow", "Database", "SwitchRow", "UserRow", "default_url", "select"]
+__all__ = [
+    "ActionRow",
+    "AlarmJournalRow",
+    "AlarmRow",
+    "ApprovalRow",
+    "AuditRow",
+    "Database",
+    "SwitchRow",
+    "UserRow",
+    "default_url",
+    "select",
+]

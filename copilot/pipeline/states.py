@@ -20,6 +20,20 @@ class Role(StrEnum):
         return self in (Role.OPERATOR, Role.SUPERVISOR)
 
     @property
+    def may_acknowledge(self) -> bool:
+        """Acknowledge an alarm: the people at the line's operator position."""
+        return self in (Role.OPERATOR, Role.SUPERVISOR)
+
+    @property
+    def may_shelve(self) -> bool:
+        return self in (Role.OPERATOR, Role.SUPERVISOR)
+
+    @property
+    def may_take_out_of_service(self) -> bool:
+        """Remove an alarm from service for longer than a shelf: a supervisor's decision, as ISA-18.2 asks."""
+        return self is Role.SUPERVISOR
+
+    @property
     def may_unlock(self) -> bool:
         """Clear a sign-in lockout: the people who answer "I am locked out" on the shop floor."""
         return self in (Role.SUPERVISOR, Role.ADMIN)

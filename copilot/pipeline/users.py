@@ -332,6 +332,14 @@ def list_users(db: Database) -> list[User]:
         return [_user(r) for r in rows]
 
 
+def current(s: Session, name: str) -> User:
+    """The person as stored in this transaction: an act checks the role held now, not the one signed in with."""
+    row = _find(s, name)
+    if row is None or not row.active:
+        raise NotAllowed(f"no active user {one_line(name, MAX_NAME)!r}; `copilot users list` shows them")
+    return _user(row)
+
+
 def get_user(db: Database, name: str) -> User:
     with db.reader() as s:
         row = _find(s, name)
