@@ -30,6 +30,7 @@ PAGES = (
     "configuration",
     "line-definition",
     "action-pipeline",
+    "alarms",
     "copilot",
     "console",
     "knowledge",

@@ -6,7 +6,7 @@ record it once, and of two people acknowledging at the same moment the second is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -127,12 +127,15 @@ def _record(s: Session, row: AlarmRow, move: Move, now: float) -> AlarmJournalRo
     return line
 
 
-def observe(db: Database, active: Mapping[str, Observation], *, now: float) -> list[JournalEntry]:
+def observe(
+    db: Database, active: Mapping[str, Observation], *, now: float, unjudged: Set[str] = frozenset()
+) -> list[JournalEntry]:
     """Bring the journal in line with the alarms active on the line now; returns the moves it recorded.
 
-    Call it only while the line is available: an unavailable line shows no alarms, which proves nothing.
+    Call it only while the line is available: an unavailable line shows no alarms, which proves nothing. An
+    alarm in `unjudged` (its tag has no good reading) keeps its condition as recorded.
     """
-    if not _differs(db, active, now):
+    if not _differs(db, active, now, unjudged):
         return []  # the usual case: no write lock taken every second by every console
     written: list[AlarmJournalRow] = []
     with db.session() as s:
@@ -143,19 +146,21 @@ def observe(db: Database, active: Mapping[str, Observation], *, now: float) -> l
                 _store(rows[code], AlarmStatus(code=code, tag=seen.tag, priority=seen.priority, message=seen.message))
                 s.add(rows[code])
         for code, row in rows.items():
-            for move in _line_moves(_status(row), active.get(code), now):
+            for move in _line_moves(_status(row), active.get(code), now, judged=code not in unjudged):
                 written.append(_record(s, row, move, now))
         s.flush()
         return [_entry(r) for r in written]
 
 
-def _line_moves(status: AlarmStatus, seen: Observation | None, now: float) -> list[Move]:
+def _line_moves(status: AlarmStatus, seen: Observation | None, now: float, *, judged: bool) -> list[Move]:
     """What the line did to one alarm: a shelf's time ran out, then its condition came or went."""
     moves: list[Move] = []
     ended = alarm_states.end_shelf(status, now=now)
     if ended is not None:
         moves.append(ended)
         status = ended.after
+    if not judged:
+        return moves
     if seen is not None:
         changed = alarm_states.activate(status, value=seen.value, now=now)
     else:
@@ -165,13 +170,14 @@ def _line_moves(status: AlarmStatus, seen: Observation | None, now: float) -> li
     return moves
 
 
-def _differs(db: Database, active: Mapping[str, Observation], now: float) -> bool:
+def _differs(db: Database, active: Mapping[str, Observation], now: float, unjudged: Set[str]) -> bool:
     with db.reader() as s:
         rows = {r.code: _status(r) for r in s.execute(select(AlarmRow)).scalars()}
     if any(code not in rows or not rows[code].active for code in active):
         return True
     return any(
-        (status.active and code not in active) or (status.shelved_until is not None and now >= status.shelved_until)
+        (status.active and code not in active and code not in unjudged)
+        or (status.shelved_until is not None and now >= status.shelved_until)
         for code, status in rows.items()
     )
 

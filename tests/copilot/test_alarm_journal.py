@@ -152,3 +152,13 @@ def test_people_acknowledging_at_the_same_moment_from_their_own_processes_record
     assert events(db).count("acknowledged") == 1
     with db.reader() as s:
         assert [e.event for e in audit.entries(s)].count("alarm_acknowledged") == 1
+
+
+def test_an_alarm_whose_tag_has_no_good_reading_is_neither_raised_nor_cleared(db: Database, clock: FakeClock) -> None:
+    alarms.observe(db, {"FIL-206": HOT}, now=clock())
+    clock.advance(1)
+    # Just reconnected: the bearing temperature has no reading yet, the jam tag has one and is clear.
+    assert alarms.observe(db, {}, now=clock(), unjudged={"FIL-206"}) == []
+    [shown] = alarms.alarms(db, now=clock())
+    assert shown.state is AlarmState.UNACKED
+    assert [e.event for e in alarms.observe(db, {}, now=clock())] == ["returned to normal"]

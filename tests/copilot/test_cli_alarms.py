@@ -1,0 +1,108 @@
+"""Alarms from a served line into the journal, and people's acts on them from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from connectors import LiveLine
+from connectors.line import LineDefinition
+from connectors.session import ConnectionOptions
+from connectors.simulator.server import SimulatorOptions
+from connectors.simulator.thread import SimulatorThread
+from copilot.pipeline import alarms
+from copilot.pipeline.alarm_states import AlarmState
+from copilot.pipeline.db import Database
+from copilot.pipeline.users import User
+from copilot.services.alarm_ops import AlarmWatcher, duration_s
+from tests.cli_runner import Ran, copilot
+from tests.conftest import free_port
+from tests.copilot.conftest import PASSWORD
+from tests.helpers import wait_until
+
+
+def run(db_url: str, tmp_path: Path, *args: str) -> Ran:
+    env = {"COPILOT_DATA_DIR": str(tmp_path / "data"), "COPILOT_DATABASE_URL": db_url, "COPILOT_PASSWORD": PASSWORD}
+    return copilot(*args, env=env, cwd=tmp_path)
+
+
+@pytest.fixture
+def jammed(line: LineDefinition) -> Iterator[SimulatorThread]:
+    """A line of the test's own with a bottle jam on the infeed (INF-101 and what follows it)."""
+    with SimulatorThread(line, SimulatorOptions(port=free_port(), speed=5.0)) as served:
+        served.call(partial(served.sim.inject, "conveyor_jam"))
+        yield served
+
+
+@pytest.mark.slow
+def test_the_watcher_journals_a_jam_and_people_act_on_it_from_the_shell(
+    jammed: SimulatorThread,
+    line: LineDefinition,
+    db_url: str,
+    db: Database,
+    people: dict[str, User],
+    tmp_path: Path,
+) -> None:
+    with LiveLine(line, ConnectionOptions(endpoint=jammed.sim.endpoint), publishing_interval_ms=100) as live:
+        live.wait_ready()
+        watcher = AlarmWatcher(db, line, live, period_s=0.2).start()
+        try:
+            wait_until(
+                lambda: any(a.code == "INF-101" for a in alarms.alarms(db, now=1e12)),
+                what="the jam journaled",
+                timeout_s=60,
+            )
+        finally:
+            watcher.stop()
+
+    listed = run(db_url, tmp_path, "alarms", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    jam = next(a for a in json.loads(listed.stdout) if a["code"] == "INF-101")
+    assert (jam["state"], jam["priority"], jam["occurrence"]) == ("unacknowledged", "high", 1)
+
+    refused = run(db_url, tmp_path, "alarms", "ack", "INF-101", "--as", "mia")
+    assert refused.returncode == 1
+    assert "may not acknowledge" in refused.stderr
+
+    acked = run(db_url, tmp_path, "alarms", "ack", "INF-101", "--as", "olga", "--occurrence", "1", "--json")
+    assert acked.returncode == 0, acked.stderr
+    assert json.loads(acked.stdout)[0]["state"] == "acknowledged"
+    again = run(db_url, tmp_path, "alarms", "ack", "INF-101", "--as", "oleg")
+    assert again.returncode == 1
+    assert "nothing to acknowledge" in again.stderr
+
+    shelved = run(
+        db_url, tmp_path, "alarms", "shelve", "INF-101", "--as", "olga", "--for", "20m", "--reason", "clearing it"
+    )
+    assert shelved.returncode == 0, shelved.stderr
+    assert "shelved by olga" in shelved.stdout
+    assert "clearing it" in shelved.stdout
+    no_reason = run(db_url, tmp_path, "alarms", "shelve", "INF-101", "--as", "olga", "--reason", " ")
+    assert no_reason.returncode == 1
+
+    journal = run(db_url, tmp_path, "alarms", "journal", "--code", "INF-101", "--json")
+    assert [(e["event"], e["by"]) for e in json.loads(journal.stdout)] == [
+        ("activated", "line"),
+        ("acknowledged", "olga"),
+        ("shelved", "olga"),
+    ]
+    verified = run(db_url, tmp_path, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    [shown] = [a for a in alarms.alarms(db, now=1e12, everything=True) if a.code == "INF-101"]
+    assert shown.state is not AlarmState.SHELVED, "far in the future the shelf has run out"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200), ("45", 2700)])
+def test_durations_read_as_people_write_them(text: str, seconds: float) -> None:
+    assert duration_s(text) == seconds
+
+
+def test_a_duration_that_is_not_one_says_how_to_write_it() -> None:
+    from copilot.errors import AlarmRefused
+
+    with pytest.raises(AlarmRefused, match="for example 30m"):
+        duration_s("soon")
