@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console import navigation, session, sidebar, signin, widgets
+from console import alarm_banner, navigation, session, sidebar, signin, widgets
 
 
 def main() -> None:
@@ -19,7 +19,9 @@ def main() -> None:
         st.navigation([st.Page(signin.render, title="Sign in", url_path="sign-in")], position="hidden").run()
         return
     sidebar.render(who)
-    st.navigation(navigation.pages_for(who)).run()
+    pages = st.navigation(navigation.pages_for(who))
+    alarm_banner.render(who)  # above every page's own content, after the navigation is set up
+    pages.run()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from console import actions_page, chat_page, line_page, server_identity, troubleshooting_page
+from console import actions_page, alarms_page, chat_page, line_page, server_identity, troubleshooting_page
 from console.messages import shown_errors
 from copilot.pipeline import Role, User
 
@@ -21,6 +21,7 @@ class PageSpec:
 
 
 LINE = PageSpec(title="Line", render=line_page.render, icon=":material/monitoring:", url_path="line")
+ALARMS = PageSpec(title="Alarms", render=alarms_page.render, icon=":material/notifications:", url_path="alarms")
 CHAT = PageSpec(title="Co-pilot", render=chat_page.render, icon=":material/forum:", url_path="copilot")
 SEARCH = PageSpec(
     title="Troubleshooting", render=troubleshooting_page.render, icon=":material/build:", url_path="troubleshooting"
@@ -35,10 +36,10 @@ SERVER = PageSpec(
 # Operators and supervisors run the line; maintenance asks and requests but cannot approve (the card says so);
 # admins manage people and the write switch and never request changes (Role.may_request), so no co-pilot.
 PAGES: dict[Role, tuple[PageSpec, ...]] = {
-    Role.OPERATOR: (LINE, CHAT, SEARCH, ACTIONS),
-    Role.SUPERVISOR: (LINE, CHAT, SEARCH, ACTIONS),
-    Role.MAINTENANCE: (LINE, SEARCH, CHAT, ACTIONS),
-    Role.ADMIN: (LINE, SEARCH, ACTIONS, SERVER),
+    Role.OPERATOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS),
+    Role.SUPERVISOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS),
+    Role.MAINTENANCE: (LINE, ALARMS, SEARCH, CHAT, ACTIONS),
+    Role.ADMIN: (LINE, ALARMS, SEARCH, ACTIONS, SERVER),
 }
 
 

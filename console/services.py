@@ -11,6 +11,7 @@ from console.warmup import Readiness, Step, Warmup
 from copilot.agent import Answer
 from copilot.pipeline import User, get_user
 from copilot.services import pipeline_ops
+from copilot.services.alarm_ops import AlarmWatcher
 from copilot.services.kb_ops import open_kb
 from copilot.services.line_ops import connection
 from copilot.services.pipeline_ops import Context
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from copilot.agent import CoPilot
     from knowledge import KnowledgeBase
 
-_started: list[LiveLine | CoPilot] = []  # what shutdown() must stop
+_started: list[LiveLine | AlarmWatcher | CoPilot] = []  # what shutdown() must stop
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,6 +42,15 @@ def live_line() -> LiveLine:
     )
     _started.append(line)
     return line.start()
+
+
+@st.cache_resource(show_spinner=False)
+def alarm_watcher() -> AlarmWatcher:
+    """Journals the line's alarms for every session, once per console process."""
+    ctx = context()
+    watcher = AlarmWatcher(ctx.db, ctx.line, live_line())
+    _started.append(watcher)
+    return watcher.start()
 
 
 @st.cache_resource(show_spinner=False)

@@ -52,6 +52,13 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 .change { font-size: 1.6rem; margin: 4px 0 8px 0; overflow-wrap: anywhere; }
 .change small { font-size: 1rem; color: #52606d; }
 .conn { font-weight: 700; font-size: 1.05rem; }
+.alarm-banner { padding: 8px 12px; border-radius: 6px; margin-bottom: 6px; font-size: 1.1rem; color: #fff; }
+.alarm-banner.urgent { background: #7a1010; }
+.alarm-banner.high { background: #b42318; }
+.alarm-banner.medium { background: #b54708; }
+.alarm-banner.low { background: #52606d; }
+.alarm-banner.quiet { background: #eef2f6; color: #1f2933; font-size: 1rem; }
+.alarm-banner .banner-status { float: right; font-weight: 600; }
 .conn.ok { color: #1b5e20; }
 .conn.down { color: #b42318; }
 </style>

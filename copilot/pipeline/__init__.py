@@ -9,6 +9,8 @@ from copilot.pipeline.states import Role, Status
 
 if TYPE_CHECKING:
     from copilot.pipeline.actions import Action, ActionService
+    from copilot.pipeline.alarm_states import AlarmState
+    from copilot.pipeline.alarms import Alarm, JournalEntry
     from copilot.pipeline.approval import Refusal, approval_refusal
     from copilot.pipeline.audit import AuditEntry
     from copilot.pipeline.db import Database, default_url
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "PERSON": "copilot.pipeline.signin",
     "Action": "copilot.pipeline.actions",
+    "Alarm": "copilot.pipeline.alarms",
+    "AlarmState": "copilot.pipeline.alarm_states",
+    "JournalEntry": "copilot.pipeline.alarms",
     "ActionService": "copilot.pipeline.actions",
     "AuditEntry": "copilot.pipeline.audit",
     "Database": "copilot.pipeline.db",
@@ -46,8 +51,11 @@ __all__ = [
     "PERSON",
     "Action",
     "ActionService",
+    "Alarm",
+    "AlarmState",
     "AuditEntry",
     "Database",
+    "JournalEntry",
     "Lockout",
     "Refusal",
     "Role",

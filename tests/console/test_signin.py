@@ -23,10 +23,10 @@ from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sideba
 @pytest.mark.parametrize(
     ("role", "titles"),
     [
-        (Role.OPERATOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
-        (Role.SUPERVISOR, ["Line", "Co-pilot", "Troubleshooting", "Actions and audit"]),
-        (Role.MAINTENANCE, ["Line", "Troubleshooting", "Co-pilot", "Actions and audit"]),
-        (Role.ADMIN, ["Line", "Troubleshooting", "Actions and audit", "Server identity"]),
+        (Role.OPERATOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit"]),
+        (Role.SUPERVISOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit"]),
+        (Role.MAINTENANCE, ["Line", "Alarms", "Troubleshooting", "Co-pilot", "Actions and audit"]),
+        (Role.ADMIN, ["Line", "Alarms", "Troubleshooting", "Actions and audit", "Server identity"]),
     ],
 )
 def test_each_role_is_offered_its_pages(role: Role, titles: list[str]) -> None:

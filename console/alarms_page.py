@@ -1,0 +1,123 @@
+"""The Alarms page: every alarm a person must see, acknowledge, shelve and service, and the journal behind them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from console import services, session, widgets
+from console.messages import OURS, run_safely
+from copilot.pipeline import Alarm, AlarmState, User, clock_time
+from copilot.services import alarm_ops
+from copilot.services.pipeline_ops import Context
+
+NOTICE = "alarms-page"
+SHELF_TIMES = {"15 min": 900.0, "30 min": 1800.0, "1 h": 3600.0, "2 h": 7200.0, "4 h": 14400.0, "8 h": 28800.0}
+
+
+def render() -> None:
+    who = session.signed_in()
+    st.header("Alarms")
+    notice = session.take_notice(NOTICE)
+    if notice is not None:
+        (st.success if notice.ok else st.error)(widgets.literal(notice.text))
+    shown = run_safely("reading the alarms", alarm_ops.alarm_list, services.context())
+    if shown is None:
+        return
+    if not shown:
+        st.info("No alarm is active, waiting for acknowledgement, shelved or out of service.")
+    for alarm in shown:
+        card(who, alarm)
+    journal_table()
+
+
+def card(who: User, alarm: Alarm) -> None:
+    st_ = alarm.status
+    mark = widgets.PRIORITY_MARK.get(st_.priority, st_.priority.upper())
+    with st.container(border=True, key=f"alarm-{st_.code}"):
+        chatter = " · **chattering**" if alarm.chattering else ""
+        st.markdown(
+            f"**{widgets.literal(mark)} · {widgets.literal(st_.code)}** · {widgets.literal(st_.message)}  \n"
+            f"{widgets.literal(alarm.state.value)} since {clock_time(st_.changed_at, seconds=True)} · "
+            f"{widgets.literal(st_.tag)} · occurrence {st_.occurrence}{chatter}"
+        )
+        if alarm.state is AlarmState.SHELVED and st_.shelved_until is not None:
+            st.caption(
+                f"Shelved by {widgets.literal(st_.shelved_by)} until {clock_time(st_.shelved_until)}: "
+                f"{widgets.literal(st_.shelve_reason)}"
+            )
+        if alarm.state is AlarmState.OUT_OF_SERVICE:
+            st.caption(f"Out of service by {widgets.literal(st_.service_by)}: {widgets.literal(st_.service_reason)}")
+        acts(who, alarm)
+
+
+def acts(who: User, alarm: Alarm) -> None:
+    code, state = alarm.code, alarm.state
+    key = f"{code}-{alarm.status.occurrence}"
+    if state.needs_ack and who.role.may_acknowledge and st.button("Acknowledge", key=f"ack-{key}", type="primary"):
+        occurrence = alarm.status.occurrence
+        act(who, f"{code} acknowledged", lambda ctx, p: alarm_ops.acknowledge(ctx, p, code, occurrence))
+    if state is AlarmState.SHELVED and who.role.may_shelve and st.button("Unshelve", key=f"unshelve-{key}"):
+        act(who, f"{code} unshelved", lambda ctx, p: alarm_ops.unshelve(ctx, p, code))
+    if state.annunciated and who.role.may_shelve:
+        with st.expander("Shelve"):
+            length = st.selectbox("For", list(SHELF_TIMES), index=1, key=f"shelf-time-{key}")
+            reason = st.text_input("Why", key=f"shelf-reason-{key}", max_chars=300)
+            if st.button("Shelve", key=f"shelve-{key}"):
+                seconds = SHELF_TIMES[length]
+                act(
+                    who,
+                    f"{code} shelved for {length}",
+                    lambda ctx, p: alarm_ops.shelve(ctx, p, code, seconds=seconds, reason=reason),
+                )
+    if who.role.may_take_out_of_service:
+        if state is AlarmState.OUT_OF_SERVICE:
+            if st.button("Return to service", key=f"in-service-{key}"):
+                act(who, f"{code} back in service", lambda ctx, p: alarm_ops.return_to_service(ctx, p, code))
+        else:
+            with st.expander("Out of service"):
+                reason = st.text_input("Why", key=f"oos-reason-{key}", max_chars=300)
+                if st.button("Take out of service", key=f"oos-{key}"):
+                    act(
+                        who,
+                        f"{code} out of service",
+                        lambda ctx, p: alarm_ops.take_out_of_service(ctx, p, code, reason=reason),
+                    )
+
+
+def act(who: User, done: str, move: Callable[[Context, User], Alarm]) -> None:
+    try:
+        # The role the database holds now decides, not the one the person signed in with.
+        move(services.context(), services.person(who.name))
+        session.notify(NOTICE, ok=True, text=f"{done} by {who.name}.")
+    except OURS as err:
+        session.notify(NOTICE, ok=False, text=str(err))
+    st.rerun()
+
+
+def journal_table() -> None:
+    st.subheader("Journal, last 8 hours")
+    entries = run_safely(
+        "reading the alarm journal", alarm_ops.journal, services.context(), since=time.time() - 8 * 3600
+    )
+    if not entries:
+        st.caption("Nothing in the journal for the last 8 hours.")
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "time": clock_time(e.at, seconds=True),
+                "alarm": e.code,
+                "priority": e.priority,
+                "event": e.event,
+                "by": e.actor,
+                "reason": e.reason,
+                "state after": e.state,
+            }
+            for e in reversed(entries)
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
