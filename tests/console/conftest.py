@@ -37,7 +37,13 @@ PEOPLE = {
     "mia": Role.MAINTENANCE,
     "ada": Role.ADMIN,
 }
-PAGE_SPECS = {"line": "LINE", "copilot": "CHAT", "troubleshooting": "SEARCH", "actions": "ACTIONS"}
+PAGE_SPECS = {
+    "line": "LINE",
+    "alarms": "ALARMS",
+    "copilot": "CHAT",
+    "troubleshooting": "SEARCH",
+    "actions": "ACTIONS",
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,87 @@
+"""The alarm banner on every page and the Alarms page, over a real line and database, as each role sees them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from copilot.pipeline import alarms
+from copilot.pipeline.alarms import Observation
+from tests.console.conftest import Console, button, labels, read, text_of
+
+# A code the served line does not have: its condition is never re-evaluated, so only people move it here.
+SEEDED = Observation(
+    code="TST-901", tag="filler.bearing_temp", priority="high", message="Seeded <b>bearing</b> alarm", value=88.0
+)
+
+
+def seed(console: Console) -> None:
+    alarms.observe(console.ctx.db, {SEEDED.code: SEEDED}, now=time.time())
+
+
+def journal(console: Console) -> list[tuple[str, str]]:
+    return [(e.event, e.actor) for e in alarms.journal(console.ctx.db, code=SEEDED.code)]
+
+
+def banner_text(app: object) -> str:
+    return "\n".join(m.value for m in app.markdown if "alarm-banner" in str(m.value))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("who", ["olga", "sam"])
+def test_the_banner_leads_the_page_with_the_alarm_waiting(console: Console, who: str) -> None:
+    # app.py draws the banner before it runs whichever page is chosen (AppTest cannot open a page given as a
+    # function; the browser test opens each one).
+    seed(console)
+    app = console.app(who)
+    shown = banner_text(app)
+    assert 'data-code="TST-901"' in shown
+    assert "▲ HIGH · TST-901" in shown, "priority in shape and word, not colour alone"
+    assert "&lt;b&gt;bearing&lt;/b&gt;" in shown, "the message is text, never markup"
+    assert "1 waiting" in shown
+    assert "Line connected" in shown
+    assert "Writes ON" in shown
+    assert not app.exception
+
+
+def test_acknowledge_from_the_banner_is_journaled_and_quiets_it(console: Console) -> None:
+    seed(console)
+    app = console.app("olga")
+    button(app, "Acknowledge TST\\-901").click().run()
+    assert ("acknowledged", "olga") in journal(console)
+    assert "TST-901 acknowledged by olga." in read(app.success)
+    assert "No alarm waiting for acknowledgement" in banner_text(app)
+    assert not app.exception
+
+
+def test_maintenance_sees_the_alarm_but_cannot_acknowledge_it(console: Console) -> None:
+    seed(console)
+    app = console.app("mia")
+    assert 'data-code="TST-901"' in banner_text(app)
+    assert not any(label.startswith("Acknowledge") for label in labels(app))
+    page = console.page("alarms", "mia")
+    assert "TST-901" in text_of(page)
+    assert "Acknowledge" not in labels(page)
+    assert "Shelve" not in [x.label for x in page.expander]
+
+
+def test_a_shelf_needs_a_reason_and_a_supervisor_may_take_an_alarm_out_of_service(console: Console) -> None:
+    seed(console)
+    page = console.page("alarms", "olga")
+    assert "Out of service" not in [x.label for x in page.expander], "an operator may not"
+    button(page, "Shelve", key_part="shelve-TST-901").click().run()
+    assert any("say why the alarm is shelved" in e for e in read(page.error))
+    page.text_input(key="shelf-reason-TST-901-1").input("probe being cleaned").run()
+    page.selectbox(key="shelf-time-TST-901-1").select("1 h").run()
+    button(page, "Shelve", key_part="shelve-TST-901").click().run()
+    assert "TST-901 shelved for 1 h by olga." in read(page.success)
+    assert "Shelved by olga until" in text_of(page)
+    assert "probe being cleaned" in text_of(page)
+
+    sup = console.page("alarms", "sam")
+    assert "Unshelve" in labels(sup)
+    sup.text_input(key="oos-reason-TST-901-1").input("probe sent for calibration").run()
+    button(sup, "Take out of service").click().run()
+    assert "Out of service by sam: probe sent for calibration" in text_of(sup)
+    assert [e for e, _ in journal(console)] == ["activated", "shelved", "out of service"]
+    assert not sup.exception
