@@ -28,6 +28,9 @@ ALLOWED_OURS = {
 }
 # The agent reaches the line only through its tools and the pipeline: the line's data types, never a client.
 AGENT_NEVER = ("connectors.client", "connectors.live_line", "connectors.session", "connectors.simulator")
+# The modules that move alarms (acknowledge, shelve, out of service): the co-pilot never acknowledges, shelves or
+# suppresses an alarm, so no agent module can reach them, even as `from copilot.pipeline import alarms`.
+ALARM_MOVERS = ("copilot.pipeline.alarms", "copilot.pipeline.alarm_states", "copilot.services.alarm_ops")
 # Where each foreign library may be imported (the one place its errors are translated).
 LIBRARY_HOME = {
     # evals measures a bare asyncua subscription beside ours, so it needs the library itself.
@@ -82,8 +85,22 @@ def imported_modules(source: str) -> set[str]:
     return modules
 
 
+def named_imports(source: str) -> set[str]:
+    """`from a.b import c` as `a.b.c`: a submodule imported by name from its package."""
+    return {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        for alias in node.names
+    }
+
+
 def violations(room: str, source: str, *, file: str = "") -> list[str]:
     found = []
+    if room == "agent":
+        for module in sorted(imported_modules(source) | named_imports(source)):
+            if module.startswith(ALARM_MOVERS):
+                found.append(f"agent imports {module}: the co-pilot never moves an alarm")
     for module in sorted(imported_modules(source)):
         root = module.split(".")[0]
         target = room_of(module)
@@ -129,6 +146,12 @@ def test_the_checker_sees_a_wrong_import() -> None:
     ]
     assert violations("console", "import langgraph") == ["console imports langgraph, which belongs in ['agent']"]
     assert violations("connectors", "from knowledge import store") == ["connectors imports knowledge"]
+    assert violations("agent", "from copilot.pipeline import alarms") == [
+        "agent imports copilot.pipeline.alarms: the co-pilot never moves an alarm"
+    ]
+    assert "agent imports copilot.services.alarm_ops: the co-pilot never moves an alarm" in violations(
+        "agent", "from copilot.services.alarm_ops import acknowledge"
+    )
     assert violations("agent", "from connectors.line import Tag") == []
     assert violations("console", "from copilot.pipeline import Database") == []
 

@@ -64,7 +64,7 @@ def test_tool_results_become_the_answers_readings_and_citations(
     assert "infeed.speed" in str(tool_reply.content)
     assert isinstance(third[-1], ToolMessage)
     assert "Infeed Conveyor" in str(third[-1].content)
-    # The agent is given no way to approve, execute or write.
+    # The agent is given no way to approve, execute or write, nor to acknowledge, shelve or suppress an alarm.
     assert sorted(model.tool_names) == sorted(
         [
             "current_readings",
