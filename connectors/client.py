@@ -136,6 +136,10 @@ class LineClient:
     async def stop(self) -> None:
         self._stopping = True
         if self._task is not None:
+            # A cancellation that lands inside asyncua's connect can be swallowed there: the supervisor then goes on
+            # to wait for a lost connection that never comes, and the stop waited 30 s (seen in CI). Waking that
+            # wait too ends it either way.
+            self._lost.set()
             self._task.cancel()
             try:
                 await self._task
@@ -206,6 +210,8 @@ class LineClient:
                     await asyncio.wait_for(self._retry.wait(), timeout=delay)
                 delay = min(delay * 2, self._reconnect_max_s)
                 continue
+            if self._stopping:
+                break
             self.refusal = None
             self._refused.clear()
             delay = self._reconnect_min_s
