@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
@@ -20,7 +21,14 @@ SHELF_TIMES = {"15 min": 900.0, "30 min": 1800.0, "1 h": 3600.0, "2 h": 7200.0, 
 
 def render() -> None:
     who = session.signed_in()
-    st.header("Alarms")
+    st.title("Alarms")
+    alarm_list(who)
+    journal_table()
+
+
+@st.fragment(run_every=timedelta(seconds=3))
+def alarm_list(who: User) -> None:
+    # Refreshed on its own, as the banner is: a shelf that runs out or an alarm that clears shows without a click.
     notice = session.take_notice(NOTICE)
     if notice is not None:
         (st.success if notice.ok else st.error)(widgets.literal(notice.text))
@@ -31,7 +39,6 @@ def render() -> None:
         st.info("No alarm is active, waiting for acknowledgement, shelved or out of service.")
     for alarm in shown:
         card(who, alarm)
-    journal_table()
 
 
 def card(who: User, alarm: Alarm) -> None:

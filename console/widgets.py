@@ -20,7 +20,8 @@ from knowledge import Citation
 TABLET_CSS = """
 <style>
 html, body, [class*="css"] { font-size: 18px; }
-.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
+/* Below Streamlit's header bar (3.75rem), which would otherwise cover the top of the alarm banner. */
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 4rem; max-width: 100%; }
 [data-testid="stAppDeployButton"] { display: none; }
 /* Blue, not Streamlit's red, for "go" actions: on a line red means alarm or stop. */
 button[kind^="primary"] { background-color: #1f5fae !important; border-color: #1f5fae !important;
@@ -52,7 +53,8 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 .change { font-size: 1.6rem; margin: 4px 0 8px 0; overflow-wrap: anywhere; }
 .change small { font-size: 1rem; color: #52606d; }
 .conn { font-weight: 700; font-size: 1.05rem; }
-.alarm-banner { padding: 8px 12px; border-radius: 6px; margin-bottom: 6px; font-size: 1.1rem; color: #fff; }
+.alarm-banner { padding: 8px 12px; border-radius: 6px; margin-bottom: 6px; font-size: 1.1rem; color: #fff;
+  overflow: hidden; }
 .alarm-banner.urgent { background: #7a1010; }
 .alarm-banner.high { background: #b42318; }
 .alarm-banner.medium { background: #b54708; }
