@@ -197,6 +197,59 @@ def alarms_journal(
         typer.echo(f"{clock_time(e.at, seconds=True)}  {plain(e.code):<10} {e.event}{by}{why} -> {e.state}")
 
 
+@alarms_app.command("first")
+@friendly
+def alarms_first(json_out: JsonOpt = False) -> None:
+    """What happened first: the first alarm of the latest upset, then what followed, in order."""
+    from copilot.pipeline.signin import clock_time
+    from copilot.services import alarm_ops
+
+    episode = alarm_ops.latest_episode(_context())
+    if episode is None:
+        if json_out:
+            echo_json([])
+        else:
+            typer.echo("no alarm was annunciated in the last 8 hours")
+        return
+    if json_out:
+        echo_json([{**_entry_json(e), "first_out": n == 0} for n, e in enumerate(episode.alarms)])
+        return
+    first = episode.first_out
+    typer.echo(f"first out: {plain(first.code)} at {clock_time(first.at, seconds=True)} ({plain(first.tag)})")
+    for e in episode.alarms[1:]:
+        later = e.at - first.at
+        typer.echo(f"  then {plain(e.code)} at {clock_time(e.at, seconds=True)} (+{later:.0f} s)")
+
+
+@alarms_app.command("floods")
+@friendly
+def alarms_floods(
+    since: Annotated[str, typer.Option("--since", help="How far back: 8h, 24h (default: the last 8 hours).")] = "8h",
+    json_out: JsonOpt = False,
+) -> None:
+    """Alarm floods (more than 10 annunciated alarms in 10 minutes), each with its first-out."""
+    from copilot.pipeline.signin import clock_time
+    from copilot.services import alarm_ops
+
+    found = alarm_ops.floods(_context(), since=time.time() - alarm_ops.duration_s(since))
+    if json_out:
+        echo_json(
+            [
+                {"start": f.start, "end": f.end, "alarms": len(f.alarms), "first_out": _entry_json(f.first_out)}
+                for f in found
+            ]
+        )
+        return
+    if not found:
+        typer.echo("no alarm flood in that time")
+    for f in found:
+        end = "still going" if f.end is None else f"ended {clock_time(f.end, seconds=True)}"
+        typer.echo(
+            f"flood from {clock_time(f.start, seconds=True)} ({end}): {len(f.alarms)} alarms, first out "
+            f"{plain(f.first_out.code)} at {clock_time(f.first_out.at, seconds=True)}"
+        )
+
+
 @alarms_app.command("watch")
 @friendly
 def alarms_watch(endpoint: EndpointOpt = None, line: LineOpt = None) -> None:

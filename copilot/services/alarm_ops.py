@@ -9,7 +9,8 @@ import time
 
 from connectors import LineDefinition, LiveLine
 from copilot.errors import AlarmRefused, CopilotError
-from copilot.pipeline import alarms
+from copilot.pipeline import alarm_history, alarms
+from copilot.pipeline.alarm_history import AlarmLoad, Episode, Flood
 from copilot.pipeline.alarms import Alarm, JournalEntry, Observation
 from copilot.pipeline.db import Database
 from copilot.pipeline.users import User
@@ -121,3 +122,22 @@ def take_out_of_service(ctx: Context, person: User, code: str, *, reason: str) -
 
 def return_to_service(ctx: Context, person: User, code: str) -> Alarm:
     return alarms.return_to_service(ctx.db, code, by=person, now=time.time())
+
+
+def latest_episode(ctx: Context, *, now: float | None = None) -> Episode | None:
+    """The latest upset (what happened first, then what followed), looking back over the last 8 hours."""
+    at = time.time() if now is None else now
+    return alarm_history.latest_episode(alarms.journal(ctx.db, since=at - 8 * 3600, limit=5000))
+
+
+def floods(ctx: Context, *, since: float, now: float | None = None) -> list[Flood]:
+    at = time.time() if now is None else now
+    # The window before `since` counts too: a flood that began just before still has its first-out there.
+    entries = alarms.journal(ctx.db, since=since - alarm_history.FLOOD_WINDOW_S, limit=20000)
+    return [f for f in alarm_history.floods(entries, now=at) if f.end is None or f.end >= since]
+
+
+def alarm_load(ctx: Context, *, since: float, until: float) -> AlarmLoad:
+    entries = alarms.journal(ctx.db, since=since - alarm_history.FLOOD_WINDOW_S, limit=20000)
+    chattering = [a.code for a in alarms.alarms(ctx.db, now=until, everything=True) if a.chattering]
+    return alarm_history.load(entries, since=since, until=until, chattering=chattering)

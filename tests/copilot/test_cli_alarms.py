@@ -90,6 +90,18 @@ def test_the_watcher_journals_a_jam_and_people_act_on_it_from_the_shell(
         ("acknowledged", "olga"),
         ("shelved", "olga"),
     ]
+    first = run(db_url, tmp_path, "alarms", "first", "--json")
+    assert first.returncode == 0, first.stderr
+    upset = json.loads(first.stdout)
+    assert [e["first_out"] for e in upset] == [True] + [False] * (len(upset) - 1)
+    activations = [e for e in alarms.journal(db) if e.event == "activated"]
+    assert upset[0]["code"] == min(activations, key=lambda e: (e.at, e.seq)).code
+    assert "INF-101" in [e["code"] for e in upset]
+    said = run(db_url, tmp_path, "alarms", "first")
+    assert said.stdout.startswith(f"first out: {upset[0]['code']} at ")
+    floods = run(db_url, tmp_path, "alarms", "floods")
+    assert floods.stdout.strip() == "no alarm flood in that time", "a jam raises a few alarms, not eleven"
+
     verified = run(db_url, tmp_path, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     [shown] = [a for a in alarms.alarms(db, now=1e12, everything=True) if a.code == "INF-101"]
