@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from console import services, session, widgets
 from console.messages import OURS, describe
-from copilot.pipeline import Alarm, User, clock_time
+from copilot.pipeline import Alarm, Flood, User, clock_time
 from copilot.services import alarm_ops
 
 NOTICE = "alarm-banner"
@@ -31,13 +32,17 @@ def banner(who: User) -> None:
     if notice is not None:
         (st.success if notice.ok else st.error)(widgets.literal(notice.text))
     try:
-        shown = alarm_ops.alarm_list(services.context())
-        writes_on, _why = services.context().service.writes_enabled()
+        ctx = services.context()
+        shown = alarm_ops.alarm_list(ctx)
+        writes_on, _why = ctx.service.writes_enabled()
+        now = time.time()
+        flooding = [f for f in alarm_ops.floods(ctx, since=now - 60, now=now) if f.end is None]
     except OURS as err:
         st.error(describe("reading the alarms", err))
         return
     waiting = [a for a in shown if a.state.needs_ack]
-    st.markdown(banner_html(waiting, shown, writes_on=writes_on, line=line_word()), unsafe_allow_html=True)
+    flood = flooding[-1] if flooding else None
+    st.markdown(banner_html(waiting, shown, writes_on=writes_on, line=line_word(), flood=flood), unsafe_allow_html=True)
     if waiting and who.role.may_acknowledge:
         top = waiting[0]
         if st.button(
@@ -66,12 +71,19 @@ def line_word() -> str:
     return "● Line connected" if live.available else f"✕ Line {live.availability[0].value}"
 
 
-def banner_html(waiting: list[Alarm], shown: list[Alarm], *, writes_on: bool, line: str) -> str:
+def banner_html(
+    waiting: list[Alarm], shown: list[Alarm], *, writes_on: bool, line: str, flood: Flood | None = None
+) -> str:
     """The banner as HTML: filled by the top alarm's priority colour, said in a shape and a word as well."""
     counts = Counter(a.status.priority for a in waiting)
     count_text = " · ".join(f"{widgets.PRIORITY_MARK[p]} {counts.get(p, 0)}" for p in ORDER)
     suppressed = sum(1 for a in shown if not a.state.annunciated)
     extra = f" · {suppressed} shelved or out of service" if suppressed else ""
+    if flood is not None:
+        first = flood.first_out
+        extra += (
+            f" · ⚠ FLOOD: {len(flood.alarms)} alarms since {clock_time(first.at, seconds=True)}, first out {first.code}"
+        )
     writes = "Writes ON" if writes_on else "⛔ WRITES OFF"
     status = f'<span class="banner-status">{widgets.html_text(line)} · {writes}</span>'
     if not waiting:

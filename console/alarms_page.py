@@ -37,8 +37,23 @@ def alarm_list(who: User) -> None:
         return
     if not shown:
         st.info("No alarm is active, waiting for acknowledgement, shelved or out of service.")
+    upset()
     for alarm in shown:
         card(who, alarm)
+
+
+def upset() -> None:
+    """What happened first in the latest upset, and what followed: the question an operator asks in a flood."""
+    episode = run_safely("reading the alarm journal", alarm_ops.latest_episode, services.context())
+    if episode is None or time.time() - episode.alarms[-1].at > 3600:
+        return
+    first = episode.first_out
+    then = ", ".join(f"{widgets.literal(e.code)} (+{e.at - first.at:.0f} s)" for e in episode.alarms[1:6])
+    more = f" and {len(episode.alarms) - 6} more" if len(episode.alarms) > 6 else ""
+    st.markdown(
+        f"**First out:** {widgets.literal(first.code)} at {clock_time(first.at, seconds=True)} "
+        f"({widgets.literal(first.tag)})" + (f"; then {then}{more}" if then else "")
+    )
 
 
 def card(who: User, alarm: Alarm) -> None:

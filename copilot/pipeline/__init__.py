@@ -9,6 +9,7 @@ from copilot.pipeline.states import Role, Status
 
 if TYPE_CHECKING:
     from copilot.pipeline.actions import Action, ActionService
+    from copilot.pipeline.alarm_history import Flood
     from copilot.pipeline.alarm_states import AlarmState
     from copilot.pipeline.alarms import Alarm, JournalEntry
     from copilot.pipeline.approval import Refusal, approval_refusal
@@ -27,6 +28,7 @@ _LAZY = {
     "ActionService": "copilot.pipeline.actions",
     "AuditEntry": "copilot.pipeline.audit",
     "Database": "copilot.pipeline.db",
+    "Flood": "copilot.pipeline.alarm_history",
     "Lockout": "copilot.pipeline.signin",
     "Refusal": "copilot.pipeline.approval",
     "SignInRefused": "copilot.pipeline.signin",
@@ -55,6 +57,7 @@ __all__ = [
     "AlarmState",
     "AuditEntry",
     "Database",
+    "Flood",
     "JournalEntry",
     "Lockout",
     "Refusal",

@@ -85,3 +85,19 @@ def test_a_shelf_needs_a_reason_and_a_supervisor_may_take_an_alarm_out_of_servic
     assert "Out of service by sam: probe sent for calibration" in text_of(sup)
     assert [e for e, _ in journal(console)] == ["activated", "shelved", "out of service"]
     assert not sup.exception
+
+
+def test_a_flood_is_named_in_the_banner_with_its_first_out_and_the_page_says_what_happened_first(
+    console: Console,
+) -> None:
+    start = time.time() - 240
+    for n in range(11):
+        burst = {f"TST-9{n:02d}": Observation(**{**SEEDED.__dict__, "code": f"TST-9{n:02d}"})}
+        alarms.observe(console.ctx.db, burst, now=start + 20 * n)  # each clears the one before: 11 activations
+    app = console.app("olga")
+    shown = banner_text(app)
+    assert "⚠ FLOOD: 11 alarms since" in shown
+    assert "first out TST-900" in shown
+    page = console.page("alarms", "olga")
+    assert "**First out:** TST-900 at" in text_of(page)
+    assert "then TST-901 (+20 s), TST-902 (+40 s)" in text_of(page)
