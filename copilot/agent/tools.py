@@ -52,7 +52,7 @@ def _result(call: Callable[[], Any]) -> str:
 
 
 def build_tools(bench: Workbench) -> list[BaseTool]:
-    """Six tools over one turn's workbench. None of them approves, executes or writes: that is not the agent's."""
+    """Seven tools over one turn's workbench. None approves, executes or writes, nor moves an alarm: not the agent's."""
 
     def current_readings(tags: list[str] | None = None, equipment: str | None = None) -> str:
         return _result(lambda: bench.current_readings(tags, equipment))
@@ -62,6 +62,9 @@ def build_tools(bench: Workbench) -> list[BaseTool]:
 
     def active_alarms() -> str:
         return _result(bench.active_alarms)
+
+    def alarm_history() -> str:
+        return _result(bench.alarm_history)
 
     def search_manuals(query: str, equipment: str | None = None) -> str:
         return _result(lambda: bench.search_manuals(query, equipment))
@@ -87,6 +90,12 @@ def build_tools(bench: Workbench) -> list[BaseTool]:
             "or below its normal band. Refused when the tag's current reading is not usable.",
         ),
         (active_alarms, NoArgs, "The active alarms, highest priority first: code, tag, priority, message, value."),
+        (
+            alarm_history,
+            NoArgs,
+            "The latest upset from the alarm journal, oldest first: which alarm came first (first_out) and what "
+            "followed, with times. Use it for 'what happened first?'.",
+        ),
         (
             search_manuals,
             SearchArgs,

@@ -17,7 +17,9 @@ from copilot.agent.answer import DraftedProposal, ReadingUsed
 from copilot.agent.offline.observe import Observation, band_text, trend
 from copilot.agent.offline.story import observe_settled
 from copilot.errors import CopilotError
+from copilot.pipeline import alarm_history
 from copilot.pipeline.actions import Action, ActionService
+from copilot.pipeline.alarm_history import Episode
 from copilot.pipeline.policy import LineSnapshot
 from copilot.pipeline.states import Status
 from copilot.pipeline.users import User
@@ -115,6 +117,30 @@ class Workbench:
         recent = self.actions.list_actions(limit=100)
         cache, alarms = self.line_view.cache, self.line_view.alarms()
         return observe_settled(self.line, cache, alarms, recent, now=self.clock(), window_s=window_s)
+
+    def upset(self) -> Episode | None:
+        """The latest upset as the alarm journal kept it: what activated first and what followed. Read only."""
+        try:
+            return alarm_history.upset(self.actions.db, now=self.clock().timestamp())
+        except CopilotError as err:
+            self.notes.append(f"the alarm journal could not be read: {err}")
+            return None
+
+    def alarm_history(self) -> list[dict[str, Any]]:
+        episode = self.upset()
+        if episode is None:
+            return []
+        return [
+            {
+                "first_out": n == 0,
+                "code": e.code,
+                "tag": e.tag,
+                "priority": e.priority,
+                "at": datetime.fromtimestamp(e.at, UTC).isoformat(timespec="seconds"),
+                "seconds_after_first": round(e.at - episode.first_out.at, 1),
+            }
+            for n, e in enumerate(episode.alarms)
+        ]
 
     def _tags(self, tags: list[str] | None, equipment: str | None) -> list[Tag]:
         known = {t.name: t for t in self.line.tags}

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from copilot.pipeline.alarm_states import AlarmState, JournalEvent
-from copilot.pipeline.alarms import JournalEntry
+from copilot.pipeline.alarms import JournalEntry, journal
+from copilot.pipeline.db import Database
 
 FLOOD_WINDOW_S = 600.0
 FLOOD_ABOVE = 10  # more than this many in the window is a flood
@@ -125,3 +126,11 @@ def load(entries: Sequence[JournalEntry], *, since: float, until: float, chatter
         most_frequent=tuple(counts.most_common(10)),
         chattering=tuple(chattering),
     )
+
+
+def upset(db: Database, *, now: float, within_s: float = 3600.0) -> Episode | None:
+    """The latest upset from the journal, if its last alarm came within `within_s` of `now`; read only."""
+    episode = latest_episode(journal(db, since=now - 8 * 3600.0, limit=5000))
+    if episode is None or now - episode.alarms[-1].at > within_s:
+        return None
+    return episode

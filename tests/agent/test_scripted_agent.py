@@ -70,6 +70,7 @@ def test_tool_results_become_the_answers_readings_and_citations(
             "current_readings",
             "trend_summary",
             "active_alarms",
+            "alarm_history",
             "search_manuals",
             "troubleshooting_lookup",
             "propose_setpoint_change",

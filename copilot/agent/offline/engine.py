@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from connectors.display import clock_and_age
 from copilot.agent.answer import RankedCause
@@ -11,6 +13,7 @@ from copilot.agent.offline.diagnosis import ABSTAIN_BELOW, Candidate, rank
 from copilot.agent.offline.memory import direction, recall, since, told
 from copilot.agent.offline.observe import Observation
 from copilot.agent.workbench import ToolRefused, Workbench, citation_from_record, reading_used
+from copilot.pipeline.alarm_history import Episode
 from knowledge.citations import Citation, RecordHit
 from knowledge.errors import KnowledgeError
 from knowledge.steps import StepKind, parse_steps
@@ -195,7 +198,7 @@ def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosi
             text=(
                 f"No fault found. I checked {judged} live tags: every one with a normal band reads inside it, none "
                 f"is frozen and no alarm is active.{unusable_note} If something looks wrong on the line, tell me "
-                "what you see."
+                "what you see." + (f"\n\n{recent}" if (recent := upset_line(bench.upset())) else "")
             ),
             causes=(),
             abstained=True,
@@ -243,8 +246,32 @@ def diagnose(bench: Workbench, question: str, *, draft: bool = True) -> Diagnosi
             else f"\n\nI drafted a setpoint change for {proposal.tag}: {verdict}."
         )
     bench.remembered.extend(remembered)
-    text = _compose(causes, steps, first, remembered, observation, unusable_note, per_cause[1:]) + drafted
+    upset, asked = upset_line(bench.upset()), bool(ASKS_FIRST.search(question))
+    others = per_cause[1:]
+    text = _compose(causes, steps, first, remembered, observation, unusable_note, others, upset, asked) + drafted
     return Diagnosis(text=text, causes=tuple(causes), abstained=False)
+
+
+# "What happened first?", "which alarm started it", "in what order": the journal's answer leads.
+ASKS_FIRST = re.compile(r"\b(first|start(ed|s)?|began|begin|order|sequence)\b", re.IGNORECASE)
+UPSET_SHOWN = 6
+
+
+def upset_line(episode: Episode | None) -> str:
+    """The alarms of the latest upset in the order the journal kept them, first-out named."""
+    if episode is None:
+        return ""
+    first = episode.first_out
+    then = [f"{e.code} at {clock_time(e.at)}" for e in episode.alarms[1:UPSET_SHOWN]]
+    more = len(episode.alarms) - UPSET_SHOWN
+    text = f"First alarm of this upset (the alarm journal): {first.code} on {first.tag} at {clock_time(first.at)}"
+    if then:
+        text += "; then " + ", ".join(then) + (f" and {more} more" if more > 0 else "")
+    return text + "."
+
+
+def clock_time(at: float) -> str:
+    return datetime.fromtimestamp(at).strftime("%H:%M:%S")
 
 
 def confidence_words(confidence: float) -> str:
@@ -291,6 +318,8 @@ def _compose(
     observation: Observation,
     unusable_note: str,
     others: list[list[JudgedStep]],
+    upset: str = "",
+    upset_first: bool = False,
 ) -> str:
     """The answer's text; `others` holds the judged steps of each cause after the first."""
     top = causes[0]
@@ -298,6 +327,8 @@ def _compose(
     lines = [
         f"Most likely cause ({confidence_words(top.confidence)} confidence, {top.confidence:.2f}): {top.cause}",
     ]
+    if upset and upset_first:
+        lines.append(upset)
     if first:
         lead = first[0]
         lines.append(f"Do first: {lead.step.text.rstrip(';.')}. The manual's condition is met: {lead.detail}.")
@@ -318,6 +349,8 @@ def _compose(
         lines.append("Against it: " + "; ".join(top.evidence_against[:4]) + ".")
     if top.consequences:
         lines.append(_consequence_line(top.consequences, observation))
+    if upset and not upset_first:
+        lines.append(upset)
     if deliberate := [why for why in observation.on_purpose.values() if why.startswith("set on purpose")]:
         lines.append(_on_purpose_line(deliberate, len(observation.on_purpose) - len(deliberate)))
     lines += ["", f"What to do ({source}):"]
