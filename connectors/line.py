@@ -232,6 +232,22 @@ class Equipment(_Model):
     description: str = ""
 
 
+class Production(_Model):
+    """Where the line keeps its own production counters: what the shift record (OEE, energy per unit) reads."""
+
+    good: str = Field(description="tag counting good units")
+    rejected: str = Field(description="tag counting rejected units")
+    energy_kwh: str | None = Field(default=None, description="tag counting energy used, in kWh")
+    state: str | None = Field(default=None, description="tag holding the line's state")
+    running: list[int] = Field(default_factory=lambda: [1], description="values of `state` that mean running")
+    ideal_rate_per_min: float = Field(gt=0, description="units per minute at the line's nameplate speed")
+    unit: str = Field(default="units", description="what is counted, plural: bottles, cases")
+    sample_s: float = Field(default=60.0, ge=5, description="how often the counters are kept for the record")
+
+    def tags(self) -> list[str]:
+        return [t for t in (self.good, self.rejected, self.energy_kwh, self.state) if t is not None]
+
+
 class LineInfo(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str
@@ -243,6 +259,7 @@ class LineInfo(_Model):
         description="local clock times at which shifts start",
     )
     timezone: str = Field(default="", description="IANA zone of the shift times; the machine's own when empty")
+    production: Production | None = Field(default=None, description="the counters of the shift record")
 
     @field_validator("shifts")
     @classmethod
@@ -302,6 +319,10 @@ class LineDefinition(_Model):
                     raise ValueError(f"tag {tag.name!r} follows unknown tag {other!r}")
                 if other == tag.name:
                     raise ValueError(f"tag {tag.name!r} follows itself")
+        if self.line.production is not None:
+            for counter in self.line.production.tags():
+                if counter not in names:
+                    raise ValueError(f"line.production names unknown tag {counter!r}")
         return self
 
     def followers(self) -> dict[str, list[str]]:

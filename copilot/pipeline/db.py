@@ -186,6 +186,19 @@ class AlarmJournalRow(Base):
     occurrence: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ProductionSampleRow(Base):
+    """The line's production counters at one moment (see line.production), kept for the shift record."""
+
+    __tablename__ = "production_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    good: Mapped[float] = mapped_column(Float)
+    rejected: Mapped[float] = mapped_column(Float)
+    energy_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    running: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
 # The key of PostgreSQL's advisory lock that serialises write sessions (any constant shared by all processes).
 _WRITE_LOCK_KEY = 0x1C0B11_07
 _REQUIRED_TABLES = ("actions", "approvals", "audit", "users")
@@ -435,6 +448,7 @@ __all__ = [
     "ApprovalRow",
     "AuditRow",
     "Database",
+    "ProductionSampleRow",
     "SwitchRow",
     "UserRow",
     "default_url",
