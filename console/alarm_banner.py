@@ -20,7 +20,7 @@ ORDER = ("urgent", "high", "medium", "low")
 def render(who: User) -> None:
     # Started by the first page anyone opens: alarms are journaled whoever looks at which page.
     try:
-        services.alarm_watcher()
+        services.line_recorder()
     except OURS as err:
         st.error(describe("starting the alarm journal", err))
     banner(who)

@@ -11,7 +11,7 @@ from console.warmup import Readiness, Step, Warmup
 from copilot.agent import Answer
 from copilot.pipeline import User, get_user
 from copilot.services import pipeline_ops
-from copilot.services.alarm_ops import AlarmWatcher
+from copilot.services.alarm_ops import LineRecorder
 from copilot.services.kb_ops import open_kb
 from copilot.services.line_ops import connection
 from copilot.services.pipeline_ops import Context
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from copilot.agent import CoPilot
     from knowledge import KnowledgeBase
 
-_started: list[LiveLine | AlarmWatcher | CoPilot] = []  # what shutdown() must stop
+_started: list[LiveLine | LineRecorder | CoPilot] = []  # what shutdown() must stop
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,10 +45,10 @@ def live_line() -> LiveLine:
 
 
 @st.cache_resource(show_spinner=False)
-def alarm_watcher() -> AlarmWatcher:
+def line_recorder() -> LineRecorder:
     """Journals the line's alarms for every session, once per console process."""
     ctx = context()
-    watcher = AlarmWatcher(ctx.db, ctx.line, live_line())
+    watcher = LineRecorder(ctx.db, ctx.line, live_line())
     _started.append(watcher)
     return watcher.start()
 

@@ -8,7 +8,7 @@ import typer
 # imports a service before one of its commands runs.
 # isort: off
 from copilot.cli.app import app
-from copilot.cli import line, demo, knowledge, evaluate, people, actions, alarms, ask, audit  # noqa: F401
+from copilot.cli import line, demo, knowledge, evaluate, people, actions, alarms, shift, ask, audit  # noqa: F401
 from copilot.cli.servers import servers_app
 
 # isort: on

@@ -262,7 +262,7 @@ def alarms_watch(endpoint: EndpointOpt = None, line: LineOpt = None) -> None:
     ctx = pipeline_ops.open_context(settings)
     with LiveLine(ctx.line, connection(settings)) as live:
         live.wait_ready()
-        watcher = alarm_ops.AlarmWatcher(ctx.db, ctx.line, live)
+        watcher = alarm_ops.LineRecorder(ctx.db, ctx.line, live)
         typer.echo(f"journaling the alarms of {settings.endpoint}; Ctrl-C to stop", err=True)
         while True:
             for entry in watcher.tick():

@@ -8,7 +8,7 @@ restart) is taken as counting again from zero, never as negative production.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -85,7 +85,7 @@ class ShiftRecord:
     changes: tuple[ChangeEffect, ...]
 
 
-def record_sample(db: Database, production: Production, values: dict[str, object], *, now: float) -> bool:
+def record_sample(db: Database, production: Production, values: Mapping[str, object], *, now: float) -> bool:
     """Keep the counters now, unless another console kept them less than a sampling period ago; True if kept."""
     good, rejected = values.get(production.good), values.get(production.rejected)
     if not isinstance(good, int | float) or not isinstance(rejected, int | float):

@@ -9,7 +9,7 @@ import time
 
 from connectors import LineDefinition, LiveLine
 from copilot.errors import AlarmRefused, CopilotError
-from copilot.pipeline import alarm_history, alarms
+from copilot.pipeline import alarm_history, alarms, shift_record
 from copilot.pipeline.alarm_history import AlarmLoad, Episode, Flood
 from copilot.pipeline.alarms import Alarm, JournalEntry, Observation
 from copilot.pipeline.db import Database
@@ -55,8 +55,11 @@ def what_the_line_shows(line: LineDefinition, live: LiveLine) -> tuple[dict[str,
     return active, unjudged
 
 
-class AlarmWatcher:
-    """Journals the line's alarms every `period_s` from a thread of its own, for as long as the console runs."""
+class LineRecorder:
+    """Journals the line's alarms and keeps its production counters, from a thread of its own, while the console runs.
+
+    The alarms are looked at every `period_s`; the counters are kept every `line.production.sample_s`.
+    """
 
     def __init__(self, db: Database, line: LineDefinition, live: LiveLine, *, period_s: float = 1.0) -> None:
         self.db, self.line, self.live, self.period_s = db, line, live, period_s
@@ -64,7 +67,7 @@ class AlarmWatcher:
         self._thread = threading.Thread(target=self._run, name="alarm-watcher", daemon=True)
         self.problem = ""  # the last error, shown to people while it lasts
 
-    def start(self) -> AlarmWatcher:
+    def start(self) -> LineRecorder:
         self._thread.start()
         return self
 
@@ -82,7 +85,17 @@ class AlarmWatcher:
         if seen is None:
             return []
         active, unjudged = seen
-        return alarms.observe(self.db, active, now=time.time() if now is None else now, unjudged=unjudged)
+        at = time.time() if now is None else now
+        moves = alarms.observe(self.db, active, now=at, unjudged=unjudged)
+        production = self.line.line.production
+        if production is not None:
+            values = {
+                tag: reading.value
+                for tag, reading in self.live.cache.readings(production.tags()).items()
+                if reading is not None and reading.usable
+            }
+            shift_record.record_sample(self.db, production, values, now=at)
+        return moves
 
     def _run(self) -> None:
         while not self._stop.wait(self.period_s):

@@ -10,7 +10,7 @@ from connectors.live_line import LiveLine
 from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
 from copilot.pipeline import alarms
-from copilot.services.alarm_ops import AlarmWatcher
+from copilot.services.alarm_ops import LineRecorder
 from copilot.settings import Settings
 from knowledge import KnowledgeBase
 from tests.agent.conftest import Pipeline, develop
@@ -29,7 +29,7 @@ def own_copilot(
 def test_what_happened_first_comes_from_the_journal_and_no_request_moves_an_alarm(
     own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:
-    watcher = AlarmWatcher(pipeline.db, own_live.line, own_live, period_s=0.2).start()
+    watcher = LineRecorder(pipeline.db, own_live.line, own_live, period_s=0.2).start()
     try:
         develop(own_sim, own_live, "conveyor_jam")
         wait_until(

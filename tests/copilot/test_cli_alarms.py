@@ -18,7 +18,7 @@ from copilot.pipeline import alarms
 from copilot.pipeline.alarm_states import AlarmState
 from copilot.pipeline.db import Database
 from copilot.pipeline.users import User
-from copilot.services.alarm_ops import AlarmWatcher, duration_s
+from copilot.services.alarm_ops import LineRecorder, duration_s
 from tests.cli_runner import Ran, copilot
 from tests.conftest import free_port
 from tests.copilot.conftest import PASSWORD
@@ -49,7 +49,7 @@ def test_the_watcher_journals_a_jam_and_people_act_on_it_from_the_shell(
 ) -> None:
     with LiveLine(line, ConnectionOptions(endpoint=jammed.sim.endpoint), publishing_interval_ms=100) as live:
         live.wait_ready()
-        watcher = AlarmWatcher(db, line, live, period_s=0.2).start()
+        watcher = LineRecorder(db, line, live, period_s=0.2).start()
         try:
             wait_until(
                 lambda: any(a.code == "INF-101" for a in alarms.alarms(db, now=1e12)),
@@ -118,3 +118,37 @@ def test_a_duration_that_is_not_one_says_how_to_write_it() -> None:
 
     with pytest.raises(AlarmRefused, match="for example 30m"):
         duration_s("soon")
+
+
+def test_the_shift_report_of_a_past_shift_from_the_shell(
+    db_url: str, db: Database, line: LineDefinition, tmp_path: Path
+) -> None:
+    import time
+
+    from copilot.pipeline.shift_record import record_sample
+    from copilot.pipeline.shifts import shift_id, shift_start
+
+    production = line.line.production
+    assert production is not None
+    previous = shift_start(line.line, shift_start(line.line, time.time()) - 1)
+    for minute in range(31):
+        values = {
+            production.good: 590.0 * minute,
+            production.rejected: 10.0 * minute,
+            production.energy_kwh: 2.5 * minute,
+            production.state: 1,
+        }
+        record_sample(db, production, values, now=previous + 60 * minute)
+    ran = run(db_url, tmp_path, "shift", "report", "--shift", shift_id(line.line, previous), "--json")
+    assert ran.returncode == 0, ran.stderr
+    [record] = json.loads(ran.stdout)
+    assert record["shift"] == shift_id(line.line, previous)
+    assert (record["good"], record["rejected"], record["samples"]) == (590 * 30, 10 * 30, 31)
+    assert record["kwh_per_1000_good"] == pytest.approx(1000 * 2.5 / 590)
+    assert record["oee"]["availability"] == pytest.approx(1.0)
+    said = run(db_url, tmp_path, "shift", "report", "--shift", shift_id(line.line, previous))
+    assert "good 17,700 bottles, rejected 300" in said.stdout
+    assert "kWh per 1,000 good bottles" in said.stdout
+    wrong = run(db_url, tmp_path, "shift", "report", "--shift", "yesterday")
+    assert wrong.returncode == 1
+    assert "write current, previous or its start" in wrong.stderr
