@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from copilot.pipeline.approval import Refusal, approval_refusal
     from copilot.pipeline.audit import AuditEntry
     from copilot.pipeline.db import Database, default_url
+    from copilot.pipeline.shift_record import ShiftRecord
     from copilot.pipeline.signin import PERSON, Lockout, SignInRefused, browser_client, clock_time, refusal_text
     from copilot.pipeline.users import User, get_user
 
@@ -31,6 +32,7 @@ _LAZY = {
     "Flood": "copilot.pipeline.alarm_history",
     "Lockout": "copilot.pipeline.signin",
     "Refusal": "copilot.pipeline.approval",
+    "ShiftRecord": "copilot.pipeline.shift_record",
     "SignInRefused": "copilot.pipeline.signin",
     "User": "copilot.pipeline.users",
     "approval_refusal": "copilot.pipeline.approval",
@@ -62,6 +64,7 @@ __all__ = [
     "Lockout",
     "Refusal",
     "Role",
+    "ShiftRecord",
     "SignInRefused",
     "Status",
     "User",

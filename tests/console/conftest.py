@@ -43,6 +43,7 @@ PAGE_SPECS = {
     "copilot": "CHAT",
     "troubleshooting": "SEARCH",
     "actions": "ACTIONS",
+    "shift": "SHIFT",
 }
 
 

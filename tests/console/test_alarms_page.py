@@ -101,3 +101,20 @@ def test_a_flood_is_named_in_the_banner_with_its_first_out_and_the_page_says_wha
     page = console.page("alarms", "olga")
     assert "**First out:** TST-900 at" in text_of(page)
     assert "then TST-901 (+20 s), TST-902 (+40 s)" in text_of(page)
+
+
+def test_the_shift_page_shows_the_record_for_a_supervisor(console: Console) -> None:
+    from copilot.pipeline.shift_record import record_sample
+
+    production = console.ctx.line.line.production
+    assert production is not None
+    now = time.time()
+    for minute in range(3):  # the console's own recorder may add one beside these: the totals are checked as ranges
+        values = {production.good: 590.0 * minute, production.rejected: 10.0 * minute, production.state: 1}
+        record_sample(console.ctx.db, production, values, now=now - 180 + 60 * minute)
+    page = console.page("shift", "sam")
+    assert not page.exception
+    shown = {m.label: m.value for m in page.metric}
+    assert set(shown) >= {"OEE", "Availability", "Performance", "Quality", "Good bottles", "Rejected"}
+    assert "Alarm load" in text_of(page)
+    assert "per hour** (ISA-18.2 target: about 6)" in text_of(page)

@@ -24,7 +24,7 @@ from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sideba
     ("role", "titles"),
     [
         (Role.OPERATOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit"]),
-        (Role.SUPERVISOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit"]),
+        (Role.SUPERVISOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit", "Shift"]),
         (Role.MAINTENANCE, ["Line", "Alarms", "Troubleshooting", "Co-pilot", "Actions and audit"]),
         (Role.ADMIN, ["Line", "Alarms", "Troubleshooting", "Actions and audit", "Server identity"]),
     ],
