@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from console import services, session, widgets
+from console import alarms_page, services, session, widgets
 from console.messages import OURS, describe
 from copilot.pipeline import Alarm, Flood, User, clock_time
 from copilot.services import alarm_ops
@@ -28,9 +28,7 @@ def render(who: User) -> None:
 
 @st.fragment(run_every=timedelta(seconds=2))
 def banner(who: User) -> None:
-    notice = session.take_notice(NOTICE)
-    if notice is not None:
-        (st.success if notice.ok else st.error)(widgets.literal(notice.text))
+    alarms_page.lasting_notice(NOTICE)
     try:
         ctx = services.context()
         shown = alarm_ops.alarm_list(ctx)

@@ -29,9 +29,7 @@ def render() -> None:
 @st.fragment(run_every=timedelta(seconds=3))
 def alarm_list(who: User) -> None:
     # Refreshed on its own, as the banner is: a shelf that runs out or an alarm that clears shows without a click.
-    notice = session.take_notice(NOTICE)
-    if notice is not None:
-        (st.success if notice.ok else st.error)(widgets.literal(notice.text))
+    lasting_notice(NOTICE)
     shown = run_safely("reading the alarms", alarm_ops.alarm_list, services.context())
     if shown is None:
         return
@@ -40,6 +38,24 @@ def alarm_list(who: User) -> None:
     upset()
     for alarm in shown:
         card(who, alarm)
+
+
+NOTICE_S = 10.0
+
+
+def lasting_notice(key: str) -> None:
+    """A click's outcome, kept on screen for NOTICE_S through the page's own refreshes (it refreshes every 3 s)."""
+    fresh = session.take_notice(key)
+    if fresh is not None:
+        st.session_state[f"{key}-shown"] = (fresh, time.monotonic())
+    kept = st.session_state.get(f"{key}-shown")
+    if kept is None:
+        return
+    notice, since = kept
+    if time.monotonic() - since > NOTICE_S:
+        del st.session_state[f"{key}-shown"]
+        return
+    (st.success if notice.ok else st.error)(widgets.literal(notice.text))
 
 
 def upset() -> None:
@@ -85,10 +101,12 @@ def acts(who: User, alarm: Alarm) -> None:
     if state is AlarmState.SHELVED and who.role.may_shelve and st.button("Unshelve", key=f"unshelve-{key}"):
         act(who, f"{code} unshelved", lambda ctx, p: alarm_ops.unshelve(ctx, p, code))
     if state.annunciated and who.role.may_shelve:
-        with st.expander("Shelve"):
+        # A form sends the time, the reason and the click together: the page refreshes every few seconds, and a
+        # reason still being typed must not be lost to a refresh between typing and clicking.
+        with st.expander("Shelve"), st.form(key=f"shelve-form-{key}", border=False):
             length = st.selectbox("For", list(SHELF_TIMES), index=1, key=f"shelf-time-{key}")
             reason = st.text_input("Why", key=f"shelf-reason-{key}", max_chars=300)
-            if st.button("Shelve", key=f"shelve-{key}"):
+            if st.form_submit_button("Shelve", key=f"shelve-{key}"):
                 seconds = SHELF_TIMES[length]
                 act(
                     who,
@@ -100,9 +118,9 @@ def acts(who: User, alarm: Alarm) -> None:
             if st.button("Return to service", key=f"in-service-{key}"):
                 act(who, f"{code} back in service", lambda ctx, p: alarm_ops.return_to_service(ctx, p, code))
         else:
-            with st.expander("Out of service"):
+            with st.expander("Out of service"), st.form(key=f"oos-form-{key}", border=False):
                 reason = st.text_input("Why", key=f"oos-reason-{key}", max_chars=300)
-                if st.button("Take out of service", key=f"oos-{key}"):
+                if st.form_submit_button("Take out of service", key=f"oos-{key}"):
                     act(
                         who,
                         f"{code} out of service",

@@ -12,7 +12,7 @@ import streamlit as st
 from connectors import Reading, Tag
 from console import services, session, widgets
 from console.messages import OURS, advice, run_safely
-from copilot.pipeline import Action, Refusal, Role, Status, User, approval_refusal
+from copilot.pipeline import Action, Refusal, Role, Status, User, approval_refusal, clock_time
 from copilot.services import pipeline_ops
 from copilot.services.line_ops import format_value
 from copilot.services.pipeline_ops import Context
@@ -65,6 +65,16 @@ def outcome_text(action: Action) -> tuple[bool, str]:
         return True, "Your approval is recorded; the change waits for the next approval."
     if action.status in (Status.FAILED, Status.UNVERIFIED):
         return False, f"Approved, but {widgets.STATUS_MARK[action.status]}: {action.result or 'no reason given'}"
+    if action.status in (Status.REJECTED, Status.WITHDRAWN):
+        # Approved in time, then overruled before the executor took it (a veto, the requester's withdrawal): the
+        # person who clicked must learn it was decided against, and by whom, not read "Approved".
+        veto = next((a for a in reversed(action.approvals) if a.decision in ("reject", "withdraw")), None)
+        by = f" by {veto.user} at {clock_time(veto.at, seconds=True)}" if veto is not None else ""
+        why = f" ({veto.reason})" if veto is not None and veto.reason else ""
+        return False, (
+            f"Your approval was recorded, but the change was already decided: {action.status.value}{by} before it "
+            f"was written{why}. Nothing was written."
+        )
     return True, f"Approved: {widgets.STATUS_MARK.get(action.status, action.status.value)}."
 
 

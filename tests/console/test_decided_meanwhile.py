@@ -35,3 +35,15 @@ def test_reject_on_a_card_withdrawn_meanwhile_says_who_withdrew_it(console: Cons
     assert f"Could not finish rejecting: action {action_id[:8]} was already decided: withdrawn by olga at" in said
     assert "Waiting for a decision (0)" in " ".join(str(s.value) for s in app.subheader)
     assert console.ctx.service.get(action_id).status is Status.WITHDRAWN
+
+
+def test_an_approval_overruled_before_the_write_says_who_overruled_it(console: Console) -> None:
+    from console.proposal_card import outcome_text
+
+    action_id = _pending(console)
+    console.ctx.service.approve(action_id, console.people["otto"])  # recorded; the executor has not taken it yet
+    console.ctx.service.reject(action_id, console.people["sam"], "not during the changeover")
+    good, said = outcome_text(console.ctx.service.get(action_id))
+    assert not good
+    assert said.startswith("Your approval was recorded, but the change was already decided: rejected by sam at ")
+    assert "(not during the changeover). Nothing was written." in said
