@@ -132,7 +132,9 @@ def person(name: str) -> User:
 
 def ask(question: str, *, thread_id: str, user: User) -> Answer:
     """The one call the chat page makes to the co-pilot; tests replace it."""
-    return copilot().ask(question, thread_id=thread_id, user=user)
+    answer = copilot().ask(question, thread_id=thread_id, user=user)
+    pipeline_ops.note_answer(context(), user.name, question, answer)
+    return answer
 
 
 def thread_answers(thread_id: str, user: User) -> list[tuple[str, Answer | None]]:

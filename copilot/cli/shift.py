@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from copilot.cli.app import app
-from copilot.cli.common import JsonOpt, echo_json, friendly
+from copilot.cli.common import AsOpt, JsonOpt, echo_json, friendly, login
 from copilot.untrusted import plain
 
 shift_app = typer.Typer(help="The shift record.", no_args_is_help=True)
 app.add_typer(shift_app, name="shift")
+handover_app = typer.Typer(
+    help="The shift handover, drafted from evidence and signed by two people.", no_args_is_help=True
+)
+app.add_typer(handover_app, name="handover")
+
+ShiftOpt = Annotated[
+    str, typer.Option("--shift", help="current, previous, or the shift's start such as 2026-12-07T22:00.")
+]
 
 
 def _pct(value: float | None) -> str:
@@ -26,12 +34,7 @@ def _num(value: float | None, digits: int = 1, spread: float | None = None) -> s
 
 @shift_app.command("report")
 @friendly
-def shift_report(
-    shift: Annotated[
-        str, typer.Option("--shift", help="current, previous, or the shift's start such as 2026-12-07T22:00.")
-    ] = "current",
-    json_out: JsonOpt = False,
-) -> None:
+def shift_report(shift: ShiftOpt = "current", json_out: JsonOpt = False) -> None:
     """The record of a shift, from the counters, the alarm journal and the actions the database kept."""
     from copilot.pipeline.signin import clock_time
     from copilot.services import pipeline_ops, shift_ops
@@ -75,3 +78,61 @@ def shift_report(
                 f"    {name}: rejects {_num(w.reject_pct, 2, w.reject_pct_spread)} %, "
                 f"{_num(w.kwh_per_1000_good, 2, w.kwh_per_1000_good_spread)} kWh per 1,000 good{partial}"
             )
+
+
+def _print_handover(h: Any) -> None:
+    from copilot.pipeline.signin import clock_time
+
+    typer.echo(f"handover of shift {plain(h.shift)}, as of {clock_time(h.until, seconds=True)}")
+    for section in ("alarms", "actions", "diagnoses"):
+        items = [i for i in h.items if i.section == section]
+        typer.echo(f"  {section}: {'none' if not items else len(items)}")
+        for item in items:
+            typer.echo(f"    - [{plain(item.kind)}] {plain(item.text)}  ({plain(item.ref)})")
+    now, before = h.figures.get("this_shift"), h.figures.get("previous_shift")
+    if now and before:
+        for key in ("oee", "good", "rejected", "kwh_per_1000_good", "alarms_per_hour"):
+            typer.echo(f"  {key}: {_fig(now[key])} (previous shift {_fig(before[key])})")
+    out = f"signed out by {plain(h.signed_out_by)}" if h.signed_out_by else "not signed out"
+    into = f", signed in by {plain(h.signed_in_by)}" if h.signed_in_by else ""
+    typer.echo(f"  {out}{into}; digest {h.digest}")
+
+
+def _fig(value: object) -> str:
+    return "n/a" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+@handover_app.command("show")
+@friendly
+def handover_show(shift: ShiftOpt = "current", json_out: JsonOpt = False) -> None:
+    """The handover: open, shelved and out-of-service alarms, actions waiting, unverified, written and rejected,
+    the co-pilot's diagnoses of the shift, and the figures against the previous shift; each item names its record."""
+    from copilot.services import pipeline_ops, shift_ops
+    from copilot.settings import load_settings
+
+    drafted = shift_ops.handover_draft(pipeline_ops.open_context(load_settings()), shift)
+    if json_out:
+        echo_json([shift_ops.handover_json(drafted)])
+    else:
+        _print_handover(drafted)
+
+
+@handover_app.command("sign")
+@friendly
+def handover_sign(
+    as_user: AsOpt,
+    side: Annotated[str, typer.Option("--side", help="outgoing (first) or incoming (someone else, second).")],
+    digest: Annotated[str, typer.Option("--digest", help="The digest `handover show` printed: what you read.")],
+    shift: ShiftOpt = "current",
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign the handover you read, as the outgoing or the incoming person (an operator or a supervisor)."""
+    from copilot.services import pipeline_ops, shift_ops
+    from copilot.settings import load_settings
+
+    ctx = pipeline_ops.open_context(load_settings())
+    signed = shift_ops.handover_sign(ctx, login(ctx, as_user), side=side, digest=digest, shift=shift)
+    if json_out:
+        echo_json([shift_ops.handover_json(signed)])
+    else:
+        _print_handover(signed)

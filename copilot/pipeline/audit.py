@@ -49,6 +49,8 @@ class AuditEvent(StrEnum):
     ALARM_UNSHELVED = "alarm_unshelved"
     ALARM_OUT_OF_SERVICE = "alarm_out_of_service"
     ALARM_IN_SERVICE = "alarm_in_service"
+    HANDOVER_SIGNED_OUT = "handover_signed_out"
+    HANDOVER_SIGNED_IN = "handover_signed_in"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -199,6 +199,34 @@ class ProductionSampleRow(Base):
     running: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
+class DiagnosisRow(Base):
+    """The headline of one answer of the co-pilot: who asked what, and the cause it gave (for the handover)."""
+
+    __tablename__ = "diagnoses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    person: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    abstained: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HandoverRow(Base):
+    """A shift's handover as the outgoing person signed it, and the incoming person's signature of that text."""
+
+    __tablename__ = "handovers"
+
+    shift: Mapped[str] = mapped_column(String(32), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)  # JSON: the items and figures as signed
+    digest: Mapped[str] = mapped_column(String(64))
+    outgoing_by: Mapped[str] = mapped_column(String(64))
+    outgoing_at: Mapped[float] = mapped_column(Float)
+    incoming_by: Mapped[str] = mapped_column(String(64), default="")
+    incoming_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 # The key of PostgreSQL's advisory lock that serialises write sessions (any constant shared by all processes).
 _WRITE_LOCK_KEY = 0x1C0B11_07
 _REQUIRED_TABLES = ("actions", "approvals", "audit", "users")
@@ -448,6 +476,8 @@ __all__ = [
     "ApprovalRow",
     "AuditRow",
     "Database",
+    "DiagnosisRow",
+    "HandoverRow",
     "ProductionSampleRow",
     "SwitchRow",
     "UserRow",

@@ -9,6 +9,7 @@ from connectors.live_line import LiveLine
 from copilot.agent import CoPilot
 from copilot.agent.answer import Answer
 from copilot.pipeline.users import User
+from copilot.services import pipeline_ops
 from copilot.services.kb_ops import open_kb
 from copilot.services.line_ops import connection
 from copilot.services.pipeline_ops import Context
@@ -36,6 +37,8 @@ def ask(ctx: Context, user: User, question: str, *, thread_id: str, observe_s: f
             pass  # the co-pilot says the line is unavailable instead of guessing from nothing
         copilot = CoPilot(settings, line_view=live, library=library, actions=ctx.service)
         try:
-            return copilot.ask(question, thread_id=thread_id, user=user)
+            answer = copilot.ask(question, thread_id=thread_id, user=user)
         finally:
             copilot.close()
+    pipeline_ops.note_answer(ctx, user.name, question, answer)
+    return answer

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from connectors.errors import ConnectorError, LineUnavailable
 from copilot.pipeline import audit, signin, users
@@ -199,3 +201,41 @@ def action_history(ctx: Context, action_id: str) -> list[audit.AuditEntry]:
     action = ctx.service.get(action_id)
     with ctx.db.reader() as s:
         return audit.entries(s, action_id=action.id)
+
+
+class _Cause(Protocol):
+    @property
+    def cause(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+
+class _Answer(Protocol):
+    """What the handover keeps of an answer (the agent's Answer, without importing the agent here)."""
+
+    @property
+    def causes(self) -> Sequence[_Cause]: ...
+
+    @property
+    def abstained(self) -> bool: ...
+
+
+def note_answer(ctx: Context, person: str, question: str, answer: _Answer) -> None:
+    """Keep an answer's headline for the shift handover; a store that cannot take it never costs the answer."""
+    from copilot.errors import CopilotError
+    from copilot.pipeline import diagnosis_log
+
+    top = answer.causes[0] if answer.causes else None
+    try:
+        diagnosis_log.note(
+            ctx.db,
+            person=person,
+            question=question,
+            cause=top.cause if top is not None else "",
+            confidence=top.confidence if top is not None else None,
+            abstained=answer.abstained,
+            at=time.time(),
+        )
+    except CopilotError as err:
+        logging.getLogger(__name__).warning("the diagnosis was not kept for the handover: %s", err)

@@ -6,8 +6,11 @@ import time
 from typing import Any
 
 from copilot.errors import ConfigError
+from copilot.pipeline import handover
+from copilot.pipeline.handover import Handover
 from copilot.pipeline.shift_record import ShiftRecord, Window, shift_record
 from copilot.pipeline.shifts import parse_shift
+from copilot.pipeline.users import User
 from copilot.services.pipeline_ops import Context
 
 
@@ -15,12 +18,46 @@ def report(ctx: Context, shift: str = "current", *, now: float | None = None) ->
     """The record of `shift`: current, previous, or a shift's start such as 2026-12-07T22:00."""
     at = time.time() if now is None else now
     try:
+        return shift_record(ctx.db, ctx.line.line, _start(ctx, shift, at), now=at)
+    except ValueError as err:  # a line definition without counters
+        raise ConfigError(str(err)) from err
+
+
+def _start(ctx: Context, shift: str, at: float) -> float:
+    try:
         start = parse_shift(ctx.line.line, shift, now=at)
-        if start > at:
-            raise ValueError(f"the shift {shift!r} has not begun yet")
-        return shift_record(ctx.db, ctx.line.line, start, now=at)
     except ValueError as err:
         raise ConfigError(str(err)) from err
+    if start > at:
+        raise ConfigError(f"the shift {shift!r} has not begun yet")
+    return start
+
+
+def handover_draft(ctx: Context, shift: str = "current") -> Handover:
+    """The handover of `shift`: the signed text once the outgoing person signed it, a fresh draft before."""
+    now = time.time()
+    return handover.draft(ctx.db, ctx.line.line, _start(ctx, shift, now), now=now)
+
+
+def handover_sign(ctx: Context, person: User, *, side: str, digest: str, shift: str = "current") -> Handover:
+    now = time.time()
+    return handover.sign(
+        ctx.db, ctx.line.line, _start(ctx, shift, now), person=person, side=side, digest=digest, now=now
+    )
+
+
+def handover_json(h: Handover) -> dict[str, Any]:
+    return {
+        "shift": h.shift,
+        "until": h.until,
+        "digest": h.digest,
+        "signed_out_by": h.signed_out_by or None,
+        "signed_out_at": h.signed_out_at,
+        "signed_in_by": h.signed_in_by or None,
+        "signed_in_at": h.signed_in_at,
+        "items": [{"section": i.section, "kind": i.kind, "text": i.text, "ref": i.ref} for i in h.items],
+        "figures": h.figures,
+    }
 
 
 def _window_json(w: Window) -> dict[str, Any]:

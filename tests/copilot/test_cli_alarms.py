@@ -152,3 +152,44 @@ def test_the_shift_report_of_a_past_shift_from_the_shell(
     wrong = run(db_url, tmp_path, "shift", "report", "--shift", "yesterday")
     assert wrong.returncode == 1
     assert "write current, previous or its start" in wrong.stderr
+
+
+def test_a_handover_is_drafted_and_signed_by_two_people_from_the_shell(
+    db_url: str, db: Database, people: dict[str, User], tmp_path: Path
+) -> None:
+    import time
+
+    from copilot.pipeline.alarms import Observation
+
+    jam = Observation(code="INF-101", tag="infeed.jam_detected", priority="high", message="jam", value=1.0)
+    alarms.observe(db, {"INF-101": jam}, now=time.time() - 5)
+    shown = run(db_url, tmp_path, "handover", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    [drafted] = json.loads(shown.stdout)
+    [item] = [i for i in drafted["items"] if i["kind"] == "alarm open"]
+    assert item["text"].startswith("INF-101 (jam) is unacknowledged since ")
+    assert item["ref"].startswith("journal #")
+    out = run(db_url, tmp_path, "handover", "sign", "--as", "olga", "--side", "outgoing", "--digest", drafted["digest"])
+    assert out.returncode == 0, out.stderr
+    assert "signed out by olga" in out.stdout
+    same = run(
+        db_url, tmp_path, "handover", "sign", "--as", "olga", "--side", "incoming", "--digest", drafted["digest"]
+    )
+    assert same.returncode == 1
+    assert "the incoming person signs it in" in same.stderr
+    into = run(
+        db_url,
+        tmp_path,
+        "handover",
+        "sign",
+        "--as",
+        "otto",
+        "--side",
+        "incoming",
+        "--digest",
+        drafted["digest"],
+        "--json",
+    )
+    assert into.returncode == 0, into.stderr
+    [signed] = json.loads(into.stdout)
+    assert (signed["signed_out_by"], signed["signed_in_by"]) == ("olga", "otto")
