@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from console import actions_page, alarms_page, chat_page, line_page, server_identity, shift_page, troubleshooting_page
+from console import (
+    actions_page,
+    alarms_page,
+    chat_page,
+    handover_page,
+    line_page,
+    server_identity,
+    shift_page,
+    troubleshooting_page,
+)
 from console.messages import shown_errors
 from copilot.pipeline import Role, User
 
@@ -23,6 +32,7 @@ class PageSpec:
 LINE = PageSpec(title="Line", render=line_page.render, icon=":material/monitoring:", url_path="line")
 ALARMS = PageSpec(title="Alarms", render=alarms_page.render, icon=":material/notifications:", url_path="alarms")
 SHIFT = PageSpec(title="Shift", render=shift_page.render, icon=":material/schedule:", url_path="shift")
+HANDOVER = PageSpec(title="Handover", render=handover_page.render, icon=":material/handshake:", url_path="handover")
 CHAT = PageSpec(title="Co-pilot", render=chat_page.render, icon=":material/forum:", url_path="copilot")
 SEARCH = PageSpec(
     title="Troubleshooting", render=troubleshooting_page.render, icon=":material/build:", url_path="troubleshooting"
@@ -37,8 +47,8 @@ SERVER = PageSpec(
 # Operators and supervisors run the line; maintenance asks and requests but cannot approve (the card says so);
 # admins manage people and the write switch and never request changes (Role.may_request), so no co-pilot.
 PAGES: dict[Role, tuple[PageSpec, ...]] = {
-    Role.OPERATOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS),
-    Role.SUPERVISOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS, SHIFT),
+    Role.OPERATOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS, HANDOVER),
+    Role.SUPERVISOR: (LINE, ALARMS, CHAT, SEARCH, ACTIONS, SHIFT, HANDOVER),
     Role.MAINTENANCE: (LINE, ALARMS, SEARCH, CHAT, ACTIONS),
     Role.ADMIN: (LINE, ALARMS, SEARCH, ACTIONS, SERVER),
 }

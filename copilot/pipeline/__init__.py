@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from copilot.pipeline.approval import Refusal, approval_refusal
     from copilot.pipeline.audit import AuditEntry
     from copilot.pipeline.db import Database, default_url
+    from copilot.pipeline.handover import Handover
     from copilot.pipeline.shift_record import ShiftRecord
     from copilot.pipeline.signin import PERSON, Lockout, SignInRefused, browser_client, clock_time, refusal_text
     from copilot.pipeline.users import User, get_user
@@ -30,6 +31,7 @@ _LAZY = {
     "AuditEntry": "copilot.pipeline.audit",
     "Database": "copilot.pipeline.db",
     "Flood": "copilot.pipeline.alarm_history",
+    "Handover": "copilot.pipeline.handover",
     "Lockout": "copilot.pipeline.signin",
     "Refusal": "copilot.pipeline.approval",
     "ShiftRecord": "copilot.pipeline.shift_record",
@@ -60,6 +62,7 @@ __all__ = [
     "AuditEntry",
     "Database",
     "Flood",
+    "Handover",
     "JournalEntry",
     "Lockout",
     "Refusal",

@@ -44,6 +44,7 @@ PAGE_SPECS = {
     "troubleshooting": "SEARCH",
     "actions": "ACTIONS",
     "shift": "SHIFT",
+    "handover": "HANDOVER",
 }
 
 

@@ -119,3 +119,21 @@ def test_the_shift_page_shows_the_record_for_a_supervisor(console: Console) -> N
     assert set(shown) >= {"OEE", "Availability", "Performance", "Quality", "Good bottles", "Rejected"}
     assert "Alarm load" in text_of(page)
     assert "per hour** (ISA-18.2 target: about 6)" in text_of(page)
+
+
+def test_the_handover_page_is_signed_out_by_one_person_and_in_by_another(console: Console) -> None:
+    seed(console)
+    page = console.page("handover", "olga")
+    shown = text_of(page)
+    assert "Alarms (1)" in shown
+    assert "alarm open" in shown
+    assert "TST-901 (Seeded <b>bearing</b> alarm) is unacknowledged since" in shown
+    button(page, "Sign out (outgoing)").click().run()
+    assert "Handover signed out by olga." in read(page.success)
+    assert "Sign in (incoming)" not in labels(page), "olga may not sign her own handover in"
+    other = console.page("handover", "otto")
+    button(other, "Sign in (incoming)").click().run()
+    assert "Handover signed in by otto." in read(other.success)
+    assert "signed out by olga at" in text_of(other)
+    assert "signed in by otto at" in text_of(other)
+    assert not other.exception

@@ -23,8 +23,11 @@ from tests.console.conftest import PASSWORD, ROOT, Console, button, read, sideba
 @pytest.mark.parametrize(
     ("role", "titles"),
     [
-        (Role.OPERATOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit"]),
-        (Role.SUPERVISOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit", "Shift"]),
+        (Role.OPERATOR, ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit", "Handover"]),
+        (
+            Role.SUPERVISOR,
+            ["Line", "Alarms", "Co-pilot", "Troubleshooting", "Actions and audit", "Shift", "Handover"],
+        ),
         (Role.MAINTENANCE, ["Line", "Alarms", "Troubleshooting", "Co-pilot", "Actions and audit"]),
         (Role.ADMIN, ["Line", "Alarms", "Troubleshooting", "Actions and audit", "Server identity"]),
     ],

@@ -109,5 +109,22 @@ def test_an_operator_runs_the_alarms_from_the_banner_and_the_alarms_page(
         # Back in the banner's count of waiting alarms (another high alarm may be older and lead it).
         expect(page.locator(".alarm-banner[role=alert]")).to_be_visible()
         page.screenshot(path=shots / "alarms-shelf-ended.png")
+
+        # The handover, drafted from the journal and the actions, signed out by olga and in by otto.
+        open_page(page, "Handover")
+        expect(page.get_by_text("alarm open", exact=False).first).to_be_visible(timeout=15_000)
+        page.get_by_role("button", name="Sign out (outgoing)").click()
+        expect(page.get_by_text("Handover signed out by olga.")).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("button", name="Sign in (incoming)")).to_have_count(0)
+        incoming = browser.new_page(viewport=TABLET)
+        sign_in(incoming, demo, "otto")
+        open_page(incoming, "Handover")
+        incoming.get_by_role("button", name="Sign in (incoming)").click()
+        expect(incoming.get_by_text("Handover signed in by otto.")).to_be_visible(timeout=15_000)
+        expect(incoming.get_by_text("signed out by olga at", exact=False)).to_be_visible()
+        incoming.screenshot(path=shots / "handover-signed.png", full_page=True)
+        trail = demo.copilot("audit", "export", "--csv")
+        assert "handover_signed_out" in trail.stdout
+        assert "handover_signed_in" in trail.stdout
     finally:
         assert demo.copilot("fault", "clear").returncode == 0
