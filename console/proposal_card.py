@@ -159,7 +159,10 @@ def _timing(action: Action) -> None:
     left = action.expires_at - time.time()
     st.caption(f"Expires at {widgets.when(action.expires_at)} (in {widgets.duration_text(left)}) unless decided.")
     for approval in (a for a in action.approvals if a.decision == "approve"):
-        st.caption(f"{widgets.literal(approval.user)}'s approval holds until {widgets.when(approval.expires_at)}.")
+        said = f": “{widgets.literal(approval.reason)}”" if approval.reason else ""
+        st.caption(
+            f"{widgets.literal(approval.user)}'s approval holds until {widgets.when(approval.expires_at)}{said}."
+        )
 
 
 def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
@@ -186,13 +189,14 @@ def _decisions(action: Action, who: User, *, key: str, notices: str) -> None:
         # The decision runs in the click's callback, before the page is drawn again: a click on a card that another
         # console decided meanwhile still reaches the pipeline, whose answer names who decided first. Drawn from
         # the database again, the card would be gone and the click dropped without a word.
+        left.text_input("Comment (optional)", key=f"approve-comment-{key}", max_chars=300)
         left.button(
             "Approve",
             key=f"approve-{key}",
             type="primary",
             width="stretch",
             on_click=_approve_clicked,
-            args=(action.id, action.tag, notices),
+            args=(action.id, action.tag, notices, f"approve-comment-{key}"),
         )
     with right:
         _reject(action, key=key, notices=notices, label="Reject")
@@ -214,9 +218,10 @@ def _reject(action: Action, *, key: str, notices: str, label: str) -> None:
         st.error(f"Say why first: a {'withdrawal' if label == 'Withdraw' else 'rejection'} needs a reason.")
 
 
-def _approve_clicked(action_id: str, tag: str, notices: str) -> None:
+def _approve_clicked(action_id: str, tag: str, notices: str, field: str) -> None:
+    comment = str(st.session_state.get(field) or "")
     with st.spinner("Approving; the last approval writes to the line and reads it back…"):
-        done = _as_person("approving", notices, lambda ctx, who: pipeline_ops.approve(ctx, who, action_id))
+        done = _as_person("approving", notices, lambda ctx, who: pipeline_ops.approve(ctx, who, action_id, comment))
     if done is not None:
         good, text = outcome_text(done)
         session.notify(notices, ok=good, text=f"{tag}: {text}")

@@ -93,13 +93,18 @@ def actions_show(action_id: str, json_out: JsonOpt = False) -> None:
 @app.command()
 @friendly
 def approve(
-    action_id: str, as_user: AsOpt, endpoint: EndpointOpt = None, line: LineOpt = None, json_out: JsonOpt = False
+    action_id: str,
+    as_user: AsOpt,
+    comment: Annotated[str, typer.Option("--comment", help="A note kept with the approval and in the audit.")] = "",
+    endpoint: EndpointOpt = None,
+    line: LineOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Approve an action; the last approval the rules require sends it to the executor at once."""
     from copilot.services import pipeline_ops
 
     ctx = pipeline_ops.open_context(line_settings(endpoint, line))
-    action = pipeline_ops.approve(ctx, login(ctx, as_user), action_id)
+    action = pipeline_ops.approve(ctx, login(ctx, as_user), action_id, comment)
     print_action(action, json_out)
     if action.status in (Status.FAILED, Status.UNVERIFIED, Status.EXPIRED):
         raise typer.Exit(1)

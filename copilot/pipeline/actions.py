@@ -370,18 +370,20 @@ class ActionService:
                 return row
         return None
 
-    def approve(self, action_id: str, approver: User) -> Action:
+    def approve(self, action_id: str, approver: User, comment: str = "") -> Action:
+        """An approval, with an optional comment kept beside it and in the audit ("checked at the HMI")."""
         if not approver.role.may_approve:
             raise NotAllowed(f"{approver.name} ({approver.role.value}) may not approve changes")
+        comment = _reason_text(comment, "comment") if comment.strip() else ""
         now = self.clock()
         with self.db.session() as s:
             row = self.row(s, action_id)
             if not self._lapse(s, row, now):
-                return self._approve(s, row, approver, now)
+                return self._approve(s, row, approver, now, comment)
         # Outside the transaction, so that the expiry it recorded is kept.
         raise DecisionConflict(f"action {row.id[:8]} has expired; propose it again against the live value")
 
-    def _approve(self, s: Session, row: ActionRow, approver: User, now: float) -> Action:
+    def _approve(self, s: Session, row: ActionRow, approver: User, now: float, comment: str = "") -> Action:
         mine = self._decision_of(s, row.id, approver.name)
         given = [a for a in self._approvals(s, row.id) if a.decision == "approve" and a.expires_at > now and not a.used]
         refusal = approval_refusal(
@@ -413,6 +415,7 @@ class ActionService:
                 user=approver.name,
                 role=approver.role.value,
                 decision="approve",
+                reason=comment,
                 tag=row.tag,
                 old_value=row.old_value,
                 new_value=row.new_value,
@@ -430,7 +433,11 @@ class ActionService:
             row,
             actor=approver.name,
             at=now,
-            details={"role": approver.role.value, "approvals": f"{count}/{row.approvals_needed}"},
+            details={
+                "role": approver.role.value,
+                "approvals": f"{count}/{row.approvals_needed}",
+                **({"comment": comment} if comment else {}),
+            },
         )
         return action_view(s, row)
 

@@ -148,9 +148,9 @@ def propose(
     return asyncio.run(main())
 
 
-def approve(ctx: Context, approver: User, action_id: str) -> Action:
-    """Record an approval; when it completes the rules, execute at once through the executor."""
-    action = ctx.service.approve(action_id, approver)
+def approve(ctx: Context, approver: User, action_id: str, comment: str = "") -> Action:
+    """Record an approval (with an optional comment); when it completes the rules, execute at once."""
+    action = ctx.service.approve(action_id, approver, comment)
     if action.status is not Status.APPROVED:
         return action
     return execute(ctx, action.id)

@@ -167,3 +167,15 @@ def test_the_audit_chain_is_verified_and_a_broken_one_names_its_entry(console: C
     [error] = [e for e in read(app.error) if "Audit chain" in e]
     assert error.startswith(f"✗ Audit chain broken at entry {broken}: ")
     assert "Keep the database as it is (make a copy)" in error
+
+
+def test_an_approval_comment_is_kept_with_it(own_console: Console) -> None:
+    console = own_console  # the approval writes to the line
+    action_id = small_change(console)
+    app = console.page("actions", "otto")
+    [comment] = [t for t in app.text_input if t.label == "Comment (optional)"]
+    comment.input("bowl checked at the HMI")
+    button(app, "Approve").click().run(timeout=60)
+    approvals = [a for a in console.ctx.service.get(action_id).approvals if a.decision == "approve"]
+    assert [(a.user, a.reason) for a in approvals] == [("otto", "bowl checked at the HMI")]
+    assert not app.exception

@@ -225,3 +225,23 @@ def test_audit_verify_finds_the_first_broken_link(db: Database, people: dict[str
         report = audit.verify(s)
     assert not report.ok
     assert report.broken_at in (3, 4)
+
+
+async def test_an_approval_keeps_its_comment_beside_it_and_in_the_audit(
+    service: ActionService, shared_client: LineClient, people: dict[str, User], db: Database, line: LineDefinition
+) -> None:
+    first = small_proposal(service, shared_client, people["olga"], line)
+    done = service.approve(first.id, people["otto"], "  checked the torque at the HMI  ")
+    [given] = [a for a in done.approvals if a.decision == "approve"]
+    assert given.reason == "checked the torque at the HMI"
+    with db.reader() as s:
+        [approved] = [e for e in audit.entries(s, action_id=first.id) if e.event == "approved"]
+    assert approved.details["comment"] == "checked the torque at the HMI"
+    service.reject(first.id, people["sam"], "test over")  # the approved change is stopped before any write
+    second = small_proposal(service, shared_client, people["olga"], line)
+    plain = service.approve(second.id, people["otto"])
+    assert [a.reason for a in plain.approvals if a.decision == "approve"] == [""]
+    with db.reader() as s:
+        [bare] = [e for e in audit.entries(s, action_id=second.id) if e.event == "approved"]
+    assert "comment" not in bare.details
+    service.reject(second.id, people["sam"], "test over")
