@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import streamlit as st
 
 from console import services, session, widgets
 from console.messages import run_safely, shown_errors
-from copilot.pipeline import User
+from copilot.pipeline import AuditEntry, User, clock_time
 from copilot.services import pipeline_ops
 from copilot.untrusted import MAX_REASON
 
@@ -29,7 +32,63 @@ def render(who: User) -> None:
     csv = run_safely("exporting the audit trail", pipeline_ops.export_audit, ctx)
     if csv is not None:
         st.download_button("Export audit trail (CSV)", csv, file_name="audit.csv", mime="text/csv", on_click="ignore")
+    _browse()
     _kill_switch(who)
+
+
+SHOWN = 500
+
+
+def _browse() -> None:
+    """Every entry, filtered by event, person and any text in it, newest first, with its place in the chain."""
+    entries = run_safely("reading the audit trail", pipeline_ops.audit_entries, services.context())
+    if not entries:
+        return
+    with st.expander(f"Browse the audit trail ({len(entries)} entries)"):
+        events = sorted({e.event for e in entries})
+        left, middle, right = st.columns(3)
+        chosen = left.multiselect("Events", events, key="audit-events")
+        person = middle.text_input("Person", key="audit-person").strip().lower()
+        words = right.text_input("Search (tag, action, reason…)", key="audit-search").strip().lower()
+        found = [
+            e
+            for e in entries
+            if (not chosen or e.event in chosen)
+            and (not person or person in e.actor.lower())
+            and (not words or words in _searchable(e))
+        ]
+        st.caption(
+            f"{len(found)} of {len(entries)} entries" + (f"; the newest {SHOWN} shown" if len(found) > SHOWN else "")
+        )
+        rows = [
+            {
+                "#": e.seq,
+                "time": clock_time(e.at, seconds=True),
+                "event": e.event,
+                "by": e.actor,
+                "action": e.action_id[:8],
+                "tag": e.tag,
+                "change": f"{e.old_value} → {e.new_value}" if e.new_value else "",
+                "details": json.dumps(e.details, ensure_ascii=False, sort_keys=True),
+                "hash": e.hash[:12],
+                "follows": e.prev_hash[:12],
+            }
+            for e in reversed(found[-SHOWN:])
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.download_button(
+            "Export these entries (CSV)",
+            pipeline_ops.audit_csv(found),
+            file_name="audit-filtered.csv",
+            mime="text/csv",
+            on_click="ignore",
+        )
+
+
+def _searchable(entry: AuditEntry) -> str:
+    return " ".join(
+        [entry.event, entry.actor, entry.action_id, entry.tag, json.dumps(entry.details, ensure_ascii=False)]
+    ).lower()
 
 
 def _kill_switch(who: User) -> None:

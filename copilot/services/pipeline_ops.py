@@ -197,6 +197,16 @@ def export_audit(ctx: Context) -> str:
         return audit.to_csv(audit.entries(s))
 
 
+def audit_entries(ctx: Context) -> list[audit.AuditEntry]:
+    """The whole audit trail, oldest first: the console's browser filters it."""
+    with ctx.db.reader() as s:
+        return audit.entries(s)
+
+
+def audit_csv(entries: list[audit.AuditEntry]) -> str:
+    return audit.to_csv(entries)
+
+
 def action_history(ctx: Context, action_id: str) -> list[audit.AuditEntry]:
     action = ctx.service.get(action_id)
     with ctx.db.reader() as s:

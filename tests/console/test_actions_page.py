@@ -158,7 +158,7 @@ def test_the_audit_chain_is_verified_and_a_broken_one_names_its_entry(console: C
     with console.ctx.db.session() as s:
         entries = s.query(AuditRow).count()
     assert f"✓ Audit chain verified: {entries} entries, none edited, dropped or moved." in read(app.success)
-    assert [d.label for d in app.get("download_button")] == ["Export audit trail (CSV)"]
+    assert [d.label for d in app.get("download_button")] == ["Export audit trail (CSV)", "Export these entries (CSV)"]
 
     with console.ctx.db.session() as s:  # someone edits an entry behind the co-pilot's back
         s.execute(update(AuditRow).where(AuditRow.event == "proposed").values(actor="mallory"))
@@ -178,4 +178,27 @@ def test_an_approval_comment_is_kept_with_it(own_console: Console) -> None:
     button(app, "Approve").click().run(timeout=60)
     approvals = [a for a in console.ctx.service.get(action_id).approvals if a.decision == "approve"]
     assert [(a.user, a.reason) for a in approvals] == [("otto", "bowl checked at the HMI")]
+    assert not app.exception
+
+
+def test_a_supervisor_browses_the_audit_trail_by_event_person_and_words(console: Console) -> None:
+    from copilot.pipeline import audit
+
+    sam = console.people["sam"]
+    console.ctx.service.set_writes(False, by=sam, reason="CIP in progress")
+    console.ctx.service.set_writes(True, by=sam, reason="CIP finished")
+    app = console.page("actions", "sam")
+    assert any(x.label.startswith("Browse the audit trail (") for x in app.expander)
+    app.multiselect(key="audit-events").select("kill_switch_on").run()
+    rows = app.dataframe[-1].value.to_dict("records")
+    assert [r["event"] for r in rows] == ["kill_switch_on"]
+    with console.ctx.db.reader() as s:
+        [entry] = [e for e in audit.entries(s) if e.event == "kill_switch_on"]
+    assert (rows[0]["#"], rows[0]["hash"], rows[0]["follows"]) == (entry.seq, entry.hash[:12], entry.prev_hash[:12])
+    app.multiselect(key="audit-events").unselect("kill_switch_on").run()
+    app.text_input(key="audit-search").input("cip finished").run()
+    assert [r["event"] for r in app.dataframe[-1].value.to_dict("records")] == ["kill_switch_off"]
+    app.text_input(key="audit-person").input("nobody").run()
+    assert app.dataframe[-1].value.empty
+    assert any(str(c.value).startswith("0 of ") for c in app.caption)
     assert not app.exception
