@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from connectors.alarms import ActiveAlarm
-    from connectors.display import clock_and_age, number, rounded
+    from connectors.display import clock_and_age, number, priority_mark, rounded
     from connectors.errors import (
         ConnectorError,
         LineDefinitionError,
@@ -43,6 +43,7 @@ _LAZY = {
     "clock_and_age": "connectors.display",
     "default_line_path": "connectors.line",
     "number": "connectors.display",
+    "priority_mark": "connectors.display",
     "rounded": "connectors.display",
     "load_line": "connectors.line",
 }
@@ -76,5 +77,6 @@ __all__ = [
     "default_line_path",
     "load_line",
     "number",
+    "priority_mark",
     "rounded",
 ]

@@ -71,3 +71,12 @@ def clock_and_age(at: datetime | float, now: datetime | float | None = None) -> 
     else:
         ago = f"{age / 3600:.1f} h ago"
     return f"{when.astimezone().strftime('%H:%M:%S')} ({ago})"
+
+
+# Priority is said in words and a shape, so it reads the same without colour (in a grey screenshot, at a terminal).
+PRIORITY_MARK = {"urgent": "■■ URGENT", "high": "▲ HIGH", "medium": "◆ MEDIUM", "low": "● LOW"}
+
+
+def priority_mark(priority: str) -> str:
+    """`▲ HIGH` for "high"; a priority this project does not know is shown in capitals."""
+    return PRIORITY_MARK.get(priority, priority.upper())

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from connectors import priority_mark
 from console import alarms_page, services, session, widgets
 from console.messages import OURS, describe
 from copilot.pipeline import Alarm, Flood, User, clock_time
@@ -74,7 +75,7 @@ def banner_html(
 ) -> str:
     """The banner as HTML: filled by the top alarm's priority colour, said in a shape and a word as well."""
     counts = Counter(a.status.priority for a in waiting)
-    count_text = " · ".join(f"{widgets.PRIORITY_MARK[p]} {counts.get(p, 0)}" for p in ORDER)
+    count_text = " · ".join(f"{priority_mark(p)} {counts.get(p, 0)}" for p in ORDER)
     suppressed = sum(1 for a in shown if not a.state.annunciated)
     extra = f" · {suppressed} shelved or out of service" if suppressed else ""
     if flood is not None:
@@ -90,7 +91,7 @@ def banner_html(
             f" {status}</div>"
         )
     top = waiting[0].status
-    mark = widgets.PRIORITY_MARK.get(top.priority, top.priority.upper())
+    mark = priority_mark(top.priority)
     priority, code = widgets.html_text(top.priority), widgets.html_text(top.code)
     return (
         f'<div class="alarm-banner {priority}" role="alert" data-code="{code}">'

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from connectors import priority_mark
 from console import services, session, widgets
 from console.messages import OURS, run_safely
 from copilot.pipeline import Alarm, AlarmState, User, clock_time
@@ -74,7 +75,7 @@ def upset() -> None:
 
 def card(who: User, alarm: Alarm) -> None:
     st_ = alarm.status
-    mark = widgets.PRIORITY_MARK.get(st_.priority, st_.priority.upper())
+    mark = priority_mark(st_.priority)
     with st.container(border=True, key=f"alarm-{st_.code}"):
         chatter = " · **chattering**" if alarm.chattering else ""
         st.markdown(

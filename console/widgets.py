@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 import streamlit as st
 
-from connectors import ActiveAlarm, Quality, Reading, Tag, rounded
+from connectors import ActiveAlarm, Quality, Reading, Tag, priority_mark, rounded
 from copilot.pipeline import Status
 from copilot.services.line_ops import format_value
 from copilot.untrusted import markdown_escape, one_line, plain
@@ -66,8 +66,6 @@ div[data-baseweb="select"] > div, .stTextInput input { min-height: 48px; font-si
 </style>
 """
 
-# Priority is said in words and a shape, so it reads the same without colour (and in a grey screenshot).
-PRIORITY_MARK = {"urgent": "■■ URGENT", "high": "▲ HIGH", "medium": "◆ MEDIUM", "low": "● LOW"}
 QUALITY_WORD = {
     Quality.GOOD: "good",
     Quality.UNCERTAIN: "uncertain",
@@ -242,7 +240,7 @@ def tiles(
 
 def alarm_row(alarm: ActiveAlarm, *, unit: str = "") -> str:
     """Priority as a shape and a word, the code, the message, the value against its limit, and for how long."""
-    mark = PRIORITY_MARK.get(alarm.priority, alarm.priority.upper())
+    mark = priority_mark(alarm.priority)
     value = rounded(alarm.value, unit)
     limit = f", limit {alarm.limit:g}" if alarm.limit is not None else ""
     lasting = duration_text(time.monotonic() - alarm.since_s)  # since_s is on this process's monotonic clock

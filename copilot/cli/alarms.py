@@ -20,8 +20,6 @@ app.add_typer(alarms_app, name="alarms")
 CodeArg = Annotated[str, typer.Argument(help="The alarm's code, as `copilot alarms list` shows it.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why; kept in the journal, the audit and the handover.")]
 
-PRIORITY_MARK = {"urgent": "■■ URGENT", "high": "▲ HIGH", "medium": "◆ MEDIUM", "low": "● LOW"}
-
 
 def _context() -> Any:
     from copilot.services import pipeline_ops
@@ -52,10 +50,11 @@ def _alarm_json(alarm: Alarm) -> dict[str, Any]:
 
 
 def _alarm_line(alarm: Alarm) -> str:
+    from connectors.display import priority_mark
     from copilot.pipeline.signin import clock_time
 
     st = alarm.status
-    mark = PRIORITY_MARK.get(st.priority, st.priority.upper())
+    mark = priority_mark(st.priority)
     line = f"{mark:<10} {plain(st.code):<10} {alarm.state.value:<26} {plain(st.tag)}: {plain(st.message)}"
     line += f" (occurrence {st.occurrence}, since {clock_time(st.changed_at, seconds=True)})"
     if alarm.chattering:

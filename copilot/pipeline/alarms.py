@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.line import Priority
 from copilot.errors import AlarmNotFound
 from copilot.pipeline import alarm_states, audit, users
 from copilot.pipeline.alarm_states import AlarmState, AlarmStatus, JournalEvent, Move
@@ -238,7 +239,7 @@ def return_to_service(db: Database, code: str, *, by: User, now: float) -> Alarm
     )
 
 
-_PRIORITY_ORDER = ["urgent", "high", "medium", "low"]
+_PRIORITY_ORDER = [p.value for p in sorted(Priority, key=lambda p: p.rank, reverse=True)]  # most urgent first
 
 
 def alarms(db: Database, *, now: float, everything: bool = False) -> list[Alarm]:

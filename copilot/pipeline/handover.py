@@ -154,32 +154,20 @@ def draft(db: Database, info: LineInfo, start: float, *, now: float) -> Handover
     shift = shift_id(info, start)
     with db.reader() as s:
         signed = s.get(HandoverRow, shift)
-        kept = (
-            None
-            if signed is None
-            else (
-                json.loads(signed.content),
-                signed.digest,
-                signed.outgoing_by,
-                signed.outgoing_at,
-                signed.incoming_by,
-                signed.incoming_at,
+        if signed is not None:
+            content = json.loads(signed.content)
+            return Handover(
+                shift=shift,
+                start=start,
+                until=content["until"],
+                items=tuple(Item(**i) for i in content["items"]),
+                figures=content["figures"],
+                digest=signed.digest,
+                signed_out_by=signed.outgoing_by,
+                signed_out_at=signed.outgoing_at,
+                signed_in_by=signed.incoming_by or "",
+                signed_in_at=signed.incoming_at,
             )
-        )
-    if kept is not None:
-        content, digest, out_by, out_at, in_by, in_at = kept
-        return Handover(
-            shift=shift,
-            start=start,
-            until=content["until"],
-            items=tuple(Item(**i) for i in content["items"]),
-            figures=content["figures"],
-            digest=digest,
-            signed_out_by=out_by,
-            signed_out_at=out_at,
-            signed_in_by=in_by or "",
-            signed_in_at=in_at,
-        )
     until = now
     items = _alarm_items(db, now) + _action_items(db, start) + _diagnosis_items(db, start, until)
     figures: dict[str, Any] = {}

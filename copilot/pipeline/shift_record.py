@@ -92,8 +92,14 @@ def record_sample(db: Database, production: Production, values: Mapping[str, obj
         return False  # no good reading of the counters: nothing to keep, rather than a false zero
     energy = values.get(production.energy_kwh) if production.energy_kwh else None
     state = values.get(production.state) if production.state else None
+    latest = select(ProductionSampleRow.at).order_by(ProductionSampleRow.at.desc()).limit(1)
+    with db.reader() as s:
+        last = s.execute(latest).scalar()
+    if last is not None and now - last < 0.9 * production.sample_s:
+        return False  # the usual case, every second: no write lock taken to learn it is not due
     with db.session() as s:
-        last = s.execute(select(ProductionSampleRow.at).order_by(ProductionSampleRow.at.desc()).limit(1)).scalar()
+        # Again under the write lock: another console may have kept it since the look above.
+        last = s.execute(latest).scalar()
         if last is not None and now - last < 0.9 * production.sample_s:
             return False
         s.add(

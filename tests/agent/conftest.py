@@ -22,12 +22,14 @@ from connectors.session import ConnectionOptions
 from connectors.simulator.faults import fault
 from connectors.simulator.server import SimulatorOptions
 from connectors.simulator.thread import SimulatorThread, free_port
+from copilot.agent import CoPilot
 from copilot.agent.offline.observe import BAND_MARGIN
 from copilot.pipeline.actions import ActionService
 from copilot.pipeline.db import Database
 from copilot.pipeline.states import Role
 from copilot.pipeline.users import User, add_user
 from copilot.settings import Settings, load_settings
+from knowledge import KnowledgeBase
 from tests.helpers import left_as_found, wait_until
 
 # A measurement whose noise makes every publish a new sample: its history shows how much of the line has been seen.
@@ -158,3 +160,13 @@ def pipeline(agent_settings: Settings, line: LineDefinition, _people_db: tuple[P
     shutil.copyfile(template, agent_settings.data_dir / "copilot.db")  # the people and nothing else
     db = Database(agent_settings.database())
     return Pipeline(db=db, service=ActionService(db, line), operator=people["olga"], supervisor=people["sam"])
+
+
+@pytest.fixture
+def own_copilot(
+    agent_settings: Settings, own_live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline
+) -> Iterator[CoPilot]:
+    """The co-pilot on a line of the test's own, to break."""
+    agent = CoPilot(agent_settings, line_view=own_live, library=library_kb, actions=pipeline.service)
+    yield agent
+    agent.close()

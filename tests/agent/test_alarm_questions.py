@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from connectors.live_line import LiveLine
 from connectors.simulator.thread import SimulatorThread
 from copilot.agent import CoPilot
 from copilot.pipeline import alarms
 from copilot.services.alarm_ops import LineRecorder
-from copilot.settings import Settings
-from knowledge import KnowledgeBase
 from tests.agent.conftest import Pipeline, develop
 from tests.helpers import wait_until
-
-
-@pytest.fixture
-def own_copilot(
-    agent_settings: Settings, own_live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline
-) -> Iterator[CoPilot]:
-    agent = CoPilot(agent_settings, line_view=own_live, library=library_kb, actions=pipeline.service)
-    yield agent
-    agent.close()
 
 
 def test_what_happened_first_comes_from_the_journal_and_no_request_moves_an_alarm(

@@ -29,14 +29,6 @@ def copilot(agent_settings: Settings, live: LiveLine, library_kb: KnowledgeBase,
     agent.close()
 
 
-@pytest.fixture
-def own_copilot(agent_settings: Settings, own_live: LiveLine, library_kb: KnowledgeBase, pipeline: Pipeline) -> CoPilot:
-    """The co-pilot on a line of the test's own, to break."""
-    agent = CoPilot(agent_settings, line_view=own_live, library=library_kb, actions=pipeline.service)
-    yield agent
-    agent.close()
-
-
 def test_a_jam_is_explained_with_its_evidence_citations_and_readings(
     own_copilot: CoPilot, own_sim: SimulatorThread, own_live: LiveLine, pipeline: Pipeline
 ) -> None:

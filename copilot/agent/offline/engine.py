@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from connectors.display import clock_and_age
 from copilot.agent.answer import RankedCause
@@ -14,6 +13,7 @@ from copilot.agent.offline.memory import direction, recall, since, told
 from copilot.agent.offline.observe import Observation
 from copilot.agent.workbench import ToolRefused, Workbench, citation_from_record, reading_used
 from copilot.pipeline.alarm_history import Episode
+from copilot.pipeline.signin import clock_time
 from knowledge.citations import Citation, RecordHit
 from knowledge.errors import KnowledgeError
 from knowledge.steps import StepKind, parse_steps
@@ -262,16 +262,13 @@ def upset_line(episode: Episode | None) -> str:
     if episode is None:
         return ""
     first = episode.first_out
-    then = [f"{e.code} at {clock_time(e.at)}" for e in episode.alarms[1:UPSET_SHOWN]]
+    then = [f"{e.code} at {clock_time(e.at, seconds=True)}" for e in episode.alarms[1:UPSET_SHOWN]]
     more = len(episode.alarms) - UPSET_SHOWN
-    text = f"First alarm of this upset (the alarm journal): {first.code} on {first.tag} at {clock_time(first.at)}"
+    at = clock_time(first.at, seconds=True)
+    text = f"First alarm of this upset (the alarm journal): {first.code} on {first.tag} at {at}"
     if then:
         text += "; then " + ", ".join(then) + (f" and {more} more" if more > 0 else "")
     return text + "."
-
-
-def clock_time(at: float) -> str:
-    return datetime.fromtimestamp(at).strftime("%H:%M:%S")
 
 
 def confidence_words(confidence: float) -> str:
