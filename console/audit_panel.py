@@ -41,10 +41,14 @@ SHOWN = 500
 
 def _browse() -> None:
     """Every entry, filtered by event, person and any text in it, newest first, with its place in the chain."""
+    # Read only when asked for: the page reruns on every click, and a race between consoles is decided in the
+    # moments a rerun takes.
+    if not st.toggle("Browse the audit trail", key="audit-browse"):
+        return
     entries = run_safely("reading the audit trail", pipeline_ops.audit_entries, services.context())
     if not entries:
         return
-    with st.expander(f"Browse the audit trail ({len(entries)} entries)"):
+    with st.container(border=True):
         events = sorted({e.event for e in entries})
         left, middle, right = st.columns(3)
         chosen = left.multiselect("Events", events, key="audit-events")
